@@ -1,0 +1,103 @@
+"""The event contract, in one place: what the orchestrator sends and what the agent emits (version 1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from .model import AccountId, AwsResourceType, AwsTaskType, HistoricalAgent, Region, TaskId, TaskStatus, utc_now
+
+CONTRACT_VERSION = "1"
+ORCHESTRATOR_SOURCE = "miyabi.orchestrator"
+AGENT_SOURCE = "miyabi.aws-agent"
+TASK_REQUESTED = "AwsTaskRequested"
+TASK_COMPLETED = "AwsTaskCompleted"
+TASK_FAILED = "AwsTaskFailed"
+
+MAX_TITLE_CHARS = 512
+MAX_BODY_CHARS = 65_536
+MAX_LABELS = 50
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IssueRef(_Strict):
+    """A GitHub issue handed over as the task: the analyzer reads its title, body and labels."""
+
+    number: Annotated[int, Field(ge=1, description="GitHub issue number")]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE_CHARS)]
+    body: Annotated[str, StringConstraints(max_length=MAX_BODY_CHARS)] = ""
+    labels: Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=MAX_LABELS)] = []
+    url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+
+
+class StructuredTask(_Strict):
+    """A task already in the agent's terms; account and region default to the agent's own."""
+
+    task_type: AwsTaskType
+    resource_type: AwsResourceType | None = None
+    account_id: AccountId | None = None
+    account_name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    region: Region | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    dependencies: Annotated[list[Annotated[str, StringConstraints(max_length=2048)]], Field(max_length=100)] = []
+
+
+class TaskRequest(_Strict):
+    """detail of an `AwsTaskRequested` event (source `miyabi.orchestrator`)."""
+
+    version: Literal["1"] = CONTRACT_VERSION
+    task_id: TaskId = Field(description="idempotency key: the same id is never run twice")
+    task: StructuredTask | None = None
+    issue: IssueRef | None = None
+    dry_run: bool = False
+    requested_by: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_payload(self) -> TaskRequest:
+        if (self.task is None) == (self.issue is None):
+            raise ValueError("exactly one of 'task' or 'issue' is required")
+        return self
+
+
+class ResourceRef(_Strict):
+    id: str
+    arn: str
+    resource_type: AwsResourceType
+    account_id: AccountId
+    region: Region
+
+
+class ErrorInfo(_Strict):
+    code: str = Field(description="machine-readable error code, e.g. InvalidEvent, GuardDenied, AwsError")
+    message: str = Field(description="what went wrong, for a human")
+    state: str | None = Field(default=None, description="the pipeline step that failed")
+
+
+class TaskOutcome(_Strict):
+    """detail of `AwsTaskCompleted` and `AwsTaskFailed` events (source `miyabi.aws-agent`)."""
+
+    version: Literal["1"] = CONTRACT_VERSION
+    task_id: str
+    status: TaskStatus
+    task_type: AwsTaskType | None = None
+    resource_type: AwsResourceType | None = None
+    account_id: AccountId | None = None
+    region: Region | None = None
+    assigned_agent: HistoricalAgent | None = None
+    dry_run: bool = False
+    resource: ResourceRef | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: ErrorInfo | None = None
+    completed_at: datetime = Field(default_factory=utc_now)
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "AwsTaskRequested": TaskRequest,
+    "AwsTaskCompleted": TaskOutcome,
+    "AwsTaskFailed": TaskOutcome,
+}

@@ -1,0 +1,39 @@
+"""Resource providers and the registry that maps a resource type to its provider."""
+
+from __future__ import annotations
+
+from ..errors import UnsupportedResourceType
+from ..model import AwsResourceType
+from .base import ProviderContext, ResourceOutcome, ResourceProvider
+
+__all__ = ["ProviderContext", "ResourceOutcome", "ResourceProvider", "provider_for", "supported_types"]
+
+
+def _providers() -> dict[AwsResourceType, ResourceProvider]:
+    # Imported lazily so a handler pays only for what it uses at cold start.
+    from .ec2 import Ec2InstanceProvider
+    from .lambda_function import LambdaFunctionProvider
+    from .s3 import S3BucketProvider
+
+    return {p.resource_type: p for p in (S3BucketProvider(), Ec2InstanceProvider(), LambdaFunctionProvider())}
+
+
+_REGISTRY: dict[AwsResourceType, ResourceProvider] | None = None
+
+
+def provider_for(resource_type: AwsResourceType | None) -> ResourceProvider:
+    """The provider of a resource type, or UnsupportedResourceType naming the supported ones."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = _providers()
+    if resource_type is None or resource_type not in _REGISTRY:
+        supported = ", ".join(sorted(t.value for t in _REGISTRY))
+        name = resource_type.value if resource_type else "none"
+        raise UnsupportedResourceType(f"no provider for resource type {name}; supported: {supported}")
+    return _REGISTRY[resource_type]
+
+
+def supported_types() -> list[AwsResourceType]:
+    provider_for(AwsResourceType.S3_BUCKET)
+    assert _REGISTRY is not None
+    return sorted(_REGISTRY, key=lambda t: t.value)
