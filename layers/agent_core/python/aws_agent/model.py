@@ -188,7 +188,9 @@ class AwsTask(_Model):
             raise ValueError("at most 100 parameters are allowed")
         tags = value.get("tags")
         if tags is not None:
-            if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+            if not isinstance(tags, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+            ):
                 raise ValueError("parameters.tags must be a map of strings to strings")
             _check_tags(tags)
         return value

@@ -1,0 +1,145 @@
+"""`aws-agent`: the engineers' command line (typer + rich) for the embedded demo and for deployed stacks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ..events import ORCHESTRATOR_SOURCE, SCHEMAS, TASK_REQUESTED, TaskRequest
+from ..model import TaskStatus
+from .target import Deployment
+from .views import agents_table, resources_table, tasks_table
+
+app = typer.Typer(
+    help="AWS Agent: autonomous management of AWS resources across an Organization.", no_args_is_help=True
+)
+console = Console()
+StackOption = Annotated[str, typer.Option("--stack-name", help="the deployed CloudFormation stack")]
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+@app.command()
+def demo() -> None:
+    """Run the main job on the embedded AWS (moto): no account, no network."""
+    from .demo import run_demo
+
+    run_demo(console)
+
+
+def _request(
+    task_file: Path | None, issue: str | None, body: str, dry_run: bool, task_id: str | None
+) -> dict[str, Any]:
+    if (task_file is None) == (issue is None):
+        raise typer.BadParameter("give either a task file or --issue")
+    if task_file is not None:
+        detail = json.loads(task_file.read_text())
+        if "task" not in detail and "issue" not in detail:
+            detail = {"task": detail}  # a bare structured task
+    else:
+        detail = {"issue": {"number": 1, "title": issue, "body": body}}
+    detail.setdefault("task_id", task_id or f"cli-{uuid.uuid4().hex[:12]}")
+    detail["dry_run"] = dry_run or detail.get("dry_run", False)
+    TaskRequest.model_validate(detail)  # fail here, before anything is sent
+    return detail
+
+
+@app.command()
+def submit(
+    task_file: Annotated[
+        Path | None, typer.Argument(help="JSON: a structured task or an AwsTaskRequested detail")
+    ] = None,
+    issue: Annotated[str | None, typer.Option(help="an issue title to analyze instead of a file")] = None,
+    body: Annotated[str, typer.Option(help="the issue body")] = "",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="plan only; change nothing")] = False,
+    task_id: Annotated[str | None, typer.Option(help="idempotency key (default: random)")] = None,
+    local: Annotated[bool, typer.Option("--local", help="run it on the embedded AWS and show the outcome")] = False,
+    stack_name: StackOption = "AwsAgent",
+) -> None:
+    """Send an AwsTaskRequested event to the agent (deployed, or --local on the embedded AWS)."""
+    detail = _request(task_file, issue, body, dry_run, task_id)
+    if local:
+        from ..local.agent import LocalAgent
+        from ..pipeline.runtime import runtime
+        from .views import events_table
+
+        with LocalAgent() as agent:
+            agent.submit(detail)
+            agent.run([detail["task_id"]], timeout=180)
+            console.print(tasks_table([runtime().tasks.get(detail["task_id"]) or {}]))
+            console.print(events_table(agent.results()))
+        return
+    deployment = Deployment.from_stack(stack_name)
+    response = deployment.client("events").put_events(
+        Entries=[
+            {
+                "Source": ORCHESTRATOR_SOURCE,
+                "DetailType": TASK_REQUESTED,
+                "Detail": json.dumps(detail),
+                "EventBusName": deployment.outputs["EventBusName"],
+            }
+        ]
+    )
+    if response.get("FailedEntryCount"):
+        console.print(f"[red]not sent:[/] {response['Entries'][0]}")
+        raise typer.Exit(1)
+    console.print(f"sent task [bold]{detail['task_id']}[/] (event {response['Entries'][0]['EventId']})")
+
+
+@app.command()
+def tasks(
+    status: Annotated[TaskStatus | None, typer.Option(help="only tasks in this status")] = None,
+    limit: int = 50,
+    stack_name: StackOption = "AwsAgent",
+) -> None:
+    """List tasks of a deployed agent."""
+    console.print(tasks_table(Deployment.from_stack(stack_name).tasks.list(limit=limit, status=status)))
+
+
+@app.command()
+def resources(
+    account: Annotated[str | None, typer.Option(help="only this account (uses the by-account index)")] = None,
+    stack_name: StackOption = "AwsAgent",
+) -> None:
+    """List the resources a deployed agent manages."""
+    repo = Deployment.from_stack(stack_name).resources
+    console.print(resources_table(repo.by_account(account) if account else repo.list_resources()))
+
+
+@app.command()
+def agents(
+    decision_maker: Annotated[str | None, typer.Option(help="only this historical agent")] = None,
+    stack_name: StackOption = "AwsAgent",
+) -> None:
+    """List service agents (autonomy, decision maker, daily cost, health) of a deployed agent."""
+    console.print(agents_table(Deployment.from_stack(stack_name).resources.list_agents(decision_maker=decision_maker)))
+
+
+def render_schemas() -> dict[str, str]:
+    """JSON Schema of each event's detail, generated from the models (committed under aws_agent/schemas)."""
+    return {
+        f"{name}.v1.json": json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
+        for name, model in SCHEMAS.items()
+    }
+
+
+@app.command()
+def schemas(
+    write: Annotated[bool, typer.Option("--write", help="rewrite the committed schema files")] = False,
+) -> None:
+    """Check (or --write) the committed JSON Schemas of the event contract."""
+    stale = []
+    for name, text in render_schemas().items():
+        path = SCHEMA_DIR / name
+        if write:
+            path.write_text(text)
+        elif not path.is_file() or path.read_text() != text:
+            stale.append(name)
+    if stale:
+        console.print(f"[red]out of date:[/] {', '.join(stale)} — run `aws-agent schemas --write`")
+        raise typer.Exit(1)
+    console.print("schemas written" if write else "schemas up to date")

@@ -1,0 +1,1 @@
+"""The task pipeline's steps; each Lambda handler calls exactly one function here."""
