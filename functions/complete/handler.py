@@ -7,6 +7,6 @@ from aws_agent.pipeline.finish import complete
 from aws_agent.pipeline.runtime import runtime
 
 
-@step_handler("complete")
+@step_handler("complete", with_metrics=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return complete(runtime(), event)

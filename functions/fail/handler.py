@@ -7,6 +7,6 @@ from aws_agent.pipeline.finish import fail
 from aws_agent.pipeline.runtime import runtime
 
 
-@step_handler("fail")
+@step_handler("fail", with_metrics=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return fail(runtime(), event)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -15,11 +16,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     accepted = accept(runtime(), record.body, record.message_id)
     if accepted["duplicate"]:
-        metrics.add_metric(name="DuplicateTaskDeliveries", unit="Count", value=1)
+        metrics.add_metric(name="DuplicateTaskDeliveries", unit=MetricUnit.Count, value=1)
         logger.info("duplicate delivery acknowledged", extra=accepted)
     return accepted
 
 
-@step_handler("intake")
+@step_handler("intake", with_metrics=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    metrics.add_metric(name="TaskEventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

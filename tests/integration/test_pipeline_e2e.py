@@ -34,7 +34,11 @@ def _task_record(agent: Any, task_id: str) -> dict[str, Any]:
 def _run(agent: Any, detail: dict[str, Any]) -> dict[str, Any]:
     agent.submit(detail)
     statuses = agent.run([detail["task_id"]], timeout=120)
-    assert statuses[detail["task_id"]] in ("Completed", "Failed"), statuses
+    status = statuses[detail["task_id"]]
+    assert status in ("Completed", "Failed"), statuses
+    # The execution ends as the task does: Succeed after Complete, Fail after RecordFailure.
+    expected = "SUCCEEDED" if status == "Completed" else "FAILED"
+    assert agent.execution_status(detail["task_id"]) == expected
     return _task_record(agent, detail["task_id"])
 
 

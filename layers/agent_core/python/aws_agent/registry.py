@@ -101,13 +101,13 @@ class TaskRepository:
         names = {f"#f{i}": k for i, k in enumerate(values)}
         attr_values = {f":v{i}": _SERIALIZER.serialize(v) for i, v in enumerate(values.values())}
         sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
-        names["#status"] = "status"
         attr_values[":one"] = {"N": "1"}
         # Terminal records are immutable except for the emitted flag; creating a record here is fine
         # (a task whose intake record was lost is still recorded).
         if condition_terminal:
             condition = "attribute_exists(task_id)"
         else:
+            names["#status"] = "status"
             attr_values.update({f":t{i}": {"S": s} for i, s in enumerate(_TERMINAL)})
             condition = (
                 "attribute_not_exists(task_id) OR NOT #status IN ("

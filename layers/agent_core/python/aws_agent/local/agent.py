@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 
 from ..events import ORCHESTRATOR_SOURCE, TASK_REQUESTED
+from ..model import execution_name
 from .emulator import Emulator
 from .stack import DeployedStack, EventSource, deploy
 from .template import project_root, synthesize
@@ -191,6 +192,17 @@ class LocalAgent:
             TableName=self.outputs["TasksTableName"], Key={"task_id": {"S": task_id}}, ConsistentRead=True
         )
         return item.get("Item", {}).get("status", {}).get("S")
+
+    def execution_status(self, task_id: str, timeout: float = 10.0) -> str:
+        """The final status of the task's state-machine execution (SUCCEEDED / FAILED / ...)."""
+        arn = self.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + ":" + execution_name(task_id)
+        sfn = boto3.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            status = str(sfn.describe_execution(executionArn=arn)["status"])
+            if status != "RUNNING" or time.monotonic() > deadline:
+                return status
+            time.sleep(0.05)
 
     def run(self, task_ids: Iterable[str] = (), timeout: float = 120.0) -> dict[str, str | None]:
         """Poll the queue and wait until every named task is terminal (or the queue stays empty)."""

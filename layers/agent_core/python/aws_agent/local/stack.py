@@ -54,7 +54,7 @@ def deploy(template: dict[str, Any], emulator: Emulator, root: Path, account_id:
         RoleName="aws-agent-local-execution", AssumeRolePolicyDocument=json.dumps(_TRUST)
     )["Role"]["Arn"]
 
-    _tables(session, template, resolver)
+    create_tables(session, template, resolver)
     _queues(session, template, resolver, account_id, region)
     for logical, res in resources_of(template, "AWS::Events::EventBus").items():
         name = res["Properties"]["Name"]
@@ -135,7 +135,7 @@ def _logical_of(value: Any) -> str:
     raise ValueError(f"unsupported event source reference {value!r}")
 
 
-def _tables(session: boto3.Session, template: dict[str, Any], resolver: Resolver) -> None:
+def create_tables(session: boto3.Session, template: dict[str, Any], resolver: Resolver) -> None:
     ddb = session.client("dynamodb")
     kinds = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
     for logical, res in [item for kind in kinds for item in resources_of(template, kind).items()]:

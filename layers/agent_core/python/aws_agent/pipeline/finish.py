@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from ..errors import TransientAwsError, code_for
 from ..events import AGENT_SOURCE, TASK_COMPLETED, TASK_FAILED, ErrorInfo, ResourceRef, TaskOutcome
 from ..model import AwsTask, TaskStatus
 from ..registry import MAX_TEXT, encode_task_fields
+from ..observability import metrics
 from .runtime import Runtime
 
 # The step that failed is the first whose result is missing from the state (Catch keeps the input).
@@ -40,6 +42,7 @@ def _settle(rt: Runtime, outcome: TaskOutcome, fields: dict[str, Any]) -> dict[s
     if rt.tasks.finish(outcome.task_id, outcome.status, encode_task_fields(fields)):
         publish(rt, outcome)
         rt.tasks.mark_emitted(outcome.task_id)
+        metrics.add_metric(name=f"Tasks{outcome.status.value}", unit=MetricUnit.Count, value=1)
         return {**outcome.model_dump(mode="json"), "emitted": True}
     return {**outcome.model_dump(mode="json"), "emitted": False}
 
