@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,16 +63,18 @@ class SessionFactory:
     def session(self, account_id: str | None, *, session_name: str | None = None) -> boto3.Session:
         if account_id is None or account_id == self._agent_account_id:
             return self._base
+        name = _session_name(session_name or self._session_name)
+        # One assumed session per account and task: the session name carries the task id into CloudTrail.
+        key = f"{account_id}/{name}"
         with self._lock:
-            cached = self._cache.get(account_id)
+            cached = self._cache.get(key)
             if cached and cached[1] - _REFRESH_MARGIN > datetime.now(UTC):
                 return cached[0]
             sts = self._base.client("sts", config=RETRY_CONFIG)
             try:
                 creds = sts.assume_role(
                     RoleArn=self.role_arn(account_id),
-                    # CloudTrail attributes every call to the task through the session name.
-                    RoleSessionName=(session_name or self._session_name)[:64],
+                    RoleSessionName=name,
                 )["Credentials"]
             except ClientError as exc:
                 raise translate(exc, f"assume {self.role_arn(account_id)}") from exc
@@ -80,13 +83,21 @@ class SessionFactory:
                 aws_secret_access_key=creds["SecretAccessKey"],
                 aws_session_token=creds["SessionToken"],
             )
-            self._cache[account_id] = (session, creds["Expiration"])
+            self._cache[key] = (session, creds["Expiration"])
             return session
 
     def client(self, service: str, target: Target, *, session_name: str | None = None) -> Any:
         return self.session(target.account_id, session_name=session_name).client(
             service, region_name=target.region, config=RETRY_CONFIG
         )
+
+
+_SESSION_NAME_INVALID = re.compile(r"[^\w+=,.@-]")
+
+
+def _session_name(name: str) -> str:
+    """STS session names allow [\\w+=,.@-] and 2-64 characters; task ids may hold ':'."""
+    return _SESSION_NAME_INVALID.sub("-", name)[:64].ljust(2, "-")
 
 
 def error_code(exc: ClientError) -> str:

@@ -1,0 +1,32 @@
+"""cdk-nag acknowledgments: every finding is acknowledged by its full id, with the reason beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from constructs import IConstruct
+
+
+def acknowledge(scope: IConstruct, findings: Mapping[str, str]) -> None:
+    """Acknowledge each finding id (e.g. `AwsSolutions-IAM5[Resource::*]`) on `scope` and its children."""
+    for finding_id, reason in findings.items():
+        Validations.of(scope).acknowledge(Acknowledgment(id=finding_id, reason=reason))
+
+
+def wildcard(resource: str) -> str:
+    """The id of cdk-nag's IAM5 finding for one wildcard resource (as cdk-nag renders it)."""
+    return f"AwsSolutions-IAM5[Resource::{resource}]"
+
+
+def wildcard_action(action: str) -> str:
+    """The id of cdk-nag's IAM5 finding for one wildcard action."""
+    return f"AwsSolutions-IAM5[Action::{action}]"
+
+
+def arn_of(construct: IConstruct) -> str:
+    """How cdk-nag renders `Fn::GetAtt <construct>.Arn` in a finding id."""
+    default_child = construct.node.default_child
+    if not isinstance(default_child, CfnElement):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource")
+    return f"<{Stack.of(construct).get_logical_id(default_child)}.Arn>"

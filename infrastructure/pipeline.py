@@ -1,0 +1,145 @@
+"""The task pipeline: a Standard Step Functions state machine over the step functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from .nag import acknowledge, arn_of, wildcard
+
+# Retried by the state machine: our own TransientAwsError (throttling / 5xx that outlived botocore's retries)
+# and the Lambda service's transient errors. Everything else is caught and recorded as the task's failure.
+TRANSIENT_ERRORS = [
+    "TransientAwsError",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+FAILURE_ERROR = "AwsTaskFailed"
+
+
+def _payload(*fields: str) -> sfn.TaskInput | None:
+    """`{"<field>.$": "$.<field>", ...}`; no fields means the whole state.
+
+    The whole state is passed by leaving Parameters out: with `payload_response_only=True` CDK renders
+    `TaskInput.from_json_path_at("$")` as `"Parameters": "$"`, which is not valid ASL (Parameters must be an
+    object), while a Task state without Parameters hands its whole input to the function.
+    """
+    if not fields:
+        return None
+    return sfn.TaskInput.from_object({field: sfn.JsonPath.object_at(f"$.{field}") for field in fields})
+
+
+class AgentPipeline(Construct):
+    """Analyze → Guard → Execute → wait until ready → Tag/Register → Complete; any failure → RecordFailure."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, functions: Mapping[str, lambda_.IFunction]) -> None:
+        super().__init__(scope, construct_id)
+        self._functions = functions
+        self._invoked: set[str] = set()
+        # Where every step's Catch goes: record the failure (retried, never caught itself), then fail the run.
+        self._on_failure = self._invoke("RecordFailure", "fail", _payload(), "$.failure").next(
+            sfn.Fail(self, "TaskFailed", error=FAILURE_ERROR, cause="The task failed; its record holds the reason")
+        )
+
+        analyze = self._step("Analyze", "analyze", _payload(), "$.task")
+        guard = self._step("Guard", "guard", _payload("task"), "$.guard")
+        execute = self._step("Execute", "execute", _payload("task"), "$.execution")
+        check_status = self._step("CheckStatus", "status", _payload("task", "execution"), "$.execution")
+        tag = self._step("Tag", "tag", _payload("task", "execution"), "$.tagging")
+        register = self._step("Register", "register", _payload("task", "execution"), "$.registration")
+        complete = self._step("Complete", "complete", _payload(), "$.outcome")
+        complete.next(sfn.Succeed(self, "TaskCompleted"))
+        tag.next(register)
+        register.next(complete)
+
+        next_step = (
+            sfn.Choice(self, "NextStep")
+            .when(_equals("$.execution.next", "tag"), tag)
+            .when(_equals("$.execution.next", "register"), register)
+            .otherwise(complete)
+        )
+        resource_ready = sfn.Choice(self, "ResourceReady?")
+        wait = sfn.Wait(self, "WaitForResource", time=sfn.WaitTime.seconds_path("$.execution.poll_seconds"))
+        resource_ready.when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.execution.ready"),
+                sfn.Condition.boolean_equals("$.execution.ready", False),
+            ),
+            wait.next(check_status).next(resource_ready),
+        ).otherwise(next_step)
+
+        definition = analyze.next(guard).next(execute).next(resource_ready)
+        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment="AWS Agent task pipeline",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=Duration.hours(1),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                # Every state transition is logged, without the state itself: it carries issue bodies and
+                # task parameters; the task record in DynamoDB is the audited copy of the data.
+                include_execution_data=False,
+            ),
+        )
+        self._acknowledge_role()
+
+    def _invoke(
+        self, state_name: str, step: str, payload: sfn.TaskInput | None, result_path: str
+    ) -> tasks.LambdaInvoke:
+        """A Lambda step whose result is the handler's raw output, retried on transient errors."""
+        self._invoked.add(step)
+        task = tasks.LambdaInvoke(
+            self,
+            state_name,
+            lambda_function=self._functions[step],
+            payload=payload,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,  # one Retry policy, ours, below
+            result_path=result_path,
+        )
+        task.add_retry(
+            errors=TRANSIENT_ERRORS,
+            interval=Duration.seconds(2),
+            max_attempts=4,
+            backoff_rate=2,
+            max_delay=Duration.seconds(30),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+    def _step(self, state_name: str, step: str, payload: sfn.TaskInput | None, result_path: str) -> tasks.LambdaInvoke:
+        """A pipeline step: retried like every Lambda step, any other error recorded by RecordFailure."""
+        task = self._invoke(state_name, step, payload, result_path)
+        task.add_catch(self._on_failure, errors=[sfn.Errors.ALL], result_path="$.error")
+        return task
+
+    def _acknowledge_role(self) -> None:
+        role = self.state_machine.role
+        findings = {
+            wildcard("*"): "X-Ray tracing (xray:PutTraceSegments, GetSamplingRules, ...) and CloudWatch Logs "
+            "log delivery (logs:CreateLogDelivery, ...) support no resource-level permissions.",
+        }
+        for step in sorted(self._invoked):
+            findings[wildcard(f"{arn_of(self._functions[step])}:*")] = (
+                f"The L2 LambdaInvoke grant allows every version/alias of the {step} function (<arn>:*), "
+                "and only that function."
+            )
+        acknowledge(role, findings)
+
+
+def _equals(path: str, value: str) -> sfn.Condition:
+    """`path == value`, false (not a runtime error) when the field is missing."""
+    return sfn.Condition.and_(sfn.Condition.is_present(path), sfn.Condition.string_equals(path, value))

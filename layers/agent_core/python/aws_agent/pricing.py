@@ -1,0 +1,151 @@
+"""Offline daily-cost estimates for service agents, from a small price catalog shipped with the package.
+
+The catalog (data/prices.json) holds us-east-1 on-demand list prices in USD; its `_source` field says where they
+come from. Estimates feed ServiceAgent.cost_per_day and cost reports: good enough to rank and compare, not a bill
+(no free tier, no Savings Plans, no data transfer, no regional differences).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from .model import AwsResourceType
+
+FOUR_PLACES = Decimal("0.0001")
+HOURS_PER_DAY = Decimal(24)
+DAYS_PER_MONTH = Decimal(30)
+BYTES_PER_GB = Decimal(1024**3)
+MB_PER_GB = Decimal(1024)
+MILLION = Decimal(1_000_000)
+
+# Defaults for a Lambda function whose traffic is unknown (metadata may override each).
+DEFAULT_INVOCATIONS_PER_DAY = Decimal(10_000)
+DEFAULT_DURATION_SECONDS = Decimal("0.1")
+DEFAULT_MEMORY_MB = Decimal(128)
+
+# EC2 states that are billed for compute; stopped/terminated instances cost nothing (their EBS volumes aside).
+BILLED_EC2_STATES = frozenset({"pending", "running"})
+_XLARGE = re.compile(r"^(\d+)xlarge$")
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """A daily cost, whether a catalog price backed it, and how it was computed (for reports and logs)."""
+
+    daily: Decimal
+    priced: bool
+    basis: str
+
+
+@cache
+def price_catalog() -> dict[str, Any]:
+    """The price catalog, read once per process (numbers as Decimal)."""
+    text = resources.files("aws_agent").joinpath("data/prices.json").read_text(encoding="utf-8")
+    catalog: dict[str, Any] = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    return catalog
+
+
+def estimate_daily_cost(resource_type: AwsResourceType | str, metadata: dict[str, Any] | None = None) -> Decimal:
+    """Estimated USD per day of one resource, to 4 decimal places (0 for types the catalog does not price)."""
+    return estimate(resource_type, metadata).daily
+
+
+def estimate(resource_type: AwsResourceType | str, metadata: dict[str, Any] | None = None) -> CostEstimate:
+    """Like estimate_daily_cost, with whether the figure is backed by a price and how it was derived."""
+    metadata = metadata or {}
+    try:
+        kind = AwsResourceType(resource_type)
+    except ValueError:
+        return CostEstimate(Decimal("0.0000"), False, f"unknown resource type {resource_type!r}")
+    if kind is AwsResourceType.EC2_INSTANCE:
+        return _ec2(metadata)
+    if kind is AwsResourceType.S3_BUCKET:
+        return _s3(metadata)
+    if kind is AwsResourceType.LAMBDA_FUNCTION:
+        return _lambda(metadata)
+    return CostEstimate(Decimal("0.0000"), False, f"no price model for {kind.value}")
+
+
+def ec2_hourly_price(instance_type: str) -> tuple[Decimal | None, str]:
+    """Hourly price of an instance type and how it was found.
+
+    Fallback for a type missing from the catalog: when its family is priced (e.g. m5.12xlarge), scale a
+    known size of that family by AWS's normalization factors (nano 0.25, micro 0.5, small 1, medium 2, large 4,
+    xlarge 8, Nxlarge 8N) — exact for the linear families the catalog holds. An unknown family gives None (priced
+    as 0, flagged unpriced) rather than a guess from an unrelated family.
+    """
+    catalog = price_catalog()
+    prices: dict[str, Decimal] = catalog["ec2_hourly"]
+    if instance_type in prices:
+        return prices[instance_type], f"catalog price of {instance_type}"
+    family, _, size = instance_type.partition(".")
+    wanted = _size_units(size)
+    if wanted is None:
+        return None, f"no price for {instance_type} (size {size!r} has no normalization factor)"
+    for known, price in sorted(prices.items()):
+        known_family, _, known_size = known.partition(".")
+        units = _size_units(known_size)
+        if known_family == family and units:
+            return price / units * wanted, f"scaled from {known} by normalization factors"
+    return None, f"no price for instance family {family!r}"
+
+
+def _size_units(size: str) -> Decimal | None:
+    units: dict[str, Decimal] = price_catalog()["ec2_size_units"]
+    if size in units:
+        return units[size]
+    match = _XLARGE.match(size)
+    return units["xlarge"] * int(match.group(1)) if match else None
+
+
+def _ec2(metadata: dict[str, Any]) -> CostEstimate:
+    state = str(metadata.get("instance_state") or "running")  # no state: an instance about to be launched
+    instance_type = str(metadata.get("instance_type") or "")
+    if state not in BILLED_EC2_STATES:
+        return CostEstimate(Decimal("0.0000"), True, f"instance is {state}: no compute charge")
+    hourly, basis = ec2_hourly_price(instance_type)
+    if hourly is None:
+        return CostEstimate(Decimal("0.0000"), False, basis)
+    return CostEstimate(_round(hourly * HOURS_PER_DAY), True, f"{basis} x 24 h")
+
+
+def _s3(metadata: dict[str, Any]) -> CostEstimate:
+    size_gb = _number(metadata, "size_bytes", Decimal(0)) / BYTES_PER_GB
+    rate: Decimal = price_catalog()["s3_standard_gb_month"]
+    return CostEstimate(_round(size_gb * rate / DAYS_PER_MONTH), True, f"{size_gb:.3f} GB x S3 Standard / 30 days")
+
+
+def _lambda(metadata: dict[str, Any]) -> CostEstimate:
+    catalog = price_catalog()["lambda"]
+    invocations = _number(metadata, "expected_invocations_per_day", DEFAULT_INVOCATIONS_PER_DAY)
+    duration = _number(metadata, "avg_duration_seconds", DEFAULT_DURATION_SECONDS)
+    memory_gb = _number(metadata, "memory_size", DEFAULT_MEMORY_MB) / MB_PER_GB
+    architecture = str(metadata.get("architecture") or "x86_64")
+    gb_second: Decimal = catalog["gb_second"].get(architecture, catalog["gb_second"]["x86_64"])
+    per_request: Decimal = catalog["requests_per_million"] / MILLION
+    daily = invocations * (memory_gb * duration * gb_second + per_request)
+    return CostEstimate(
+        _round(daily), True, f"{invocations} invocations/day x ({memory_gb} GB x {duration} s, {architecture})"
+    )
+
+
+def _number(metadata: dict[str, Any], key: str, default: Decimal) -> Decimal:
+    """A non-negative number from metadata, or the default when absent or unusable."""
+    value = metadata.get(key)
+    if value is None or isinstance(value, bool):
+        return default
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return default
+    return number if number.is_finite() and number >= 0 else default
+
+
+def _round(value: Decimal) -> Decimal:
+    return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
