@@ -49,16 +49,24 @@ class Target:
 class SessionFactory:
     """Sessions per target account: the agent's own credentials, or an assumed member role, cached until near expiry."""
 
-    def __init__(self, agent_account_id: str | None, role_name: str, session_name: str = "aws-agent") -> None:
+    def __init__(
+        self,
+        agent_account_id: str | None,
+        role_name: str,
+        session_name: str = "aws-agent",
+        role_arns: dict[str, str] | None = None,
+    ) -> None:
         self._agent_account_id = agent_account_id
         self._role_name = role_name
+        # Explicit role per account (an accounts file may name any role); otherwise <role_name> in that account.
+        self._role_arns = dict(role_arns or {})
         self._session_name = session_name
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[boto3.Session, datetime]] = {}
         self._base = boto3.Session()
 
     def role_arn(self, account_id: str) -> str:
-        return f"arn:aws:iam::{account_id}:role/{self._role_name}"
+        return self._role_arns.get(account_id) or f"arn:aws:iam::{account_id}:role/{self._role_name}"
 
     def session(self, account_id: str | None, *, session_name: str | None = None) -> boto3.Session:
         if account_id is None or account_id == self._agent_account_id:
