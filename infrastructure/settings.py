@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-from aws_agent.config import AgentConfig
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from pydantic import ValidationError
+
+from aws_agent.config import AgentConfig
 
 PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
 STACK_NAME: Final = "AwsAgent"

@@ -22,6 +22,6 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 
 
 @step_handler("intake", with_metrics=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> Any:
     metrics.add_metric(name="TaskEventsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

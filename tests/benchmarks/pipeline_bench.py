@@ -32,7 +32,7 @@ def import_ms(stmt: str, runs: int) -> float:
 
 def handler_imports(runs: int) -> None:
     base = import_ms("import boto3", runs)
-    print(f"{'import':<22}{'median ms':>10}{'× boto3':>9}")
+    print(f"{'import':<22}{'median ms':>10}{'x boto3':>9}")
     print(f"{'boto3 (bare)':<22}{base:>10.1f}{1.0:>9.2f}")
     for step in STEPS:
         stmt = f"sys.path.insert(0,'functions/{step}');import handler"

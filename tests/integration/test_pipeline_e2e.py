@@ -166,9 +166,11 @@ def test_guard_denies_region_outside_allow_list(local_agent: Any, events_seen: l
     assert record["error_code"] == "GuardDenied"
     assert "ap-south-1" in record["error_message"]
     assert record["guard"]["decision"] == "deny"
-    assert not local_agent.session().client("s3", region_name="ap-south-1").list_buckets(
-        BucketRegion="ap-south-1"
-    )["Buckets"]
+    assert (
+        not local_agent.session()
+        .client("s3", region_name="ap-south-1")
+        .list_buckets(BucketRegion="ap-south-1")["Buckets"]
+    )
 
 
 def test_throttling_is_retried_and_the_task_succeeds(local_agent: Any) -> None:
@@ -255,14 +257,22 @@ def test_delete_marks_resource_terminated_and_refuses_unmanaged(local_agent: Any
         local_agent,
         {
             "task_id": "e2e-del-create",
-            "task": {"task_type": "CreateResource", "resource_type": "S3Bucket", "parameters": {"bucket_name": "e2e-gone"}},
+            "task": {
+                "task_type": "CreateResource",
+                "resource_type": "S3Bucket",
+                "parameters": {"bucket_name": "e2e-gone"},
+            },
         },
     )
     deleted = _run(
         local_agent,
         {
             "task_id": "e2e-del-delete",
-            "task": {"task_type": "DeleteResource", "resource_type": "S3Bucket", "parameters": {"bucket_name": "e2e-gone"}},
+            "task": {
+                "task_type": "DeleteResource",
+                "resource_type": "S3Bucket",
+                "parameters": {"bucket_name": "e2e-gone"},
+            },
         },
     )
     assert deleted["status"] == "Completed", deleted
@@ -278,7 +288,11 @@ def test_dry_run_changes_nothing(local_agent: Any) -> None:
         {
             "task_id": "e2e-dry-1",
             "dry_run": True,
-            "task": {"task_type": "CreateResource", "resource_type": "S3Bucket", "parameters": {"bucket_name": "e2e-dry"}},
+            "task": {
+                "task_type": "CreateResource",
+                "resource_type": "S3Bucket",
+                "parameters": {"bucket_name": "e2e-dry"},
+            },
         },
     )
     assert record["status"] == "Completed" and record["dry_run"] is True

@@ -9,11 +9,12 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from aws_agent.aws import SessionFactory
 from aws_agent.config import AgentConfig
 from aws_agent.model import AwsResourceType, AwsTask, AwsTaskType
 from aws_agent.resources.base import ProviderContext
-from moto import mock_aws
 
 AGENT_ACCOUNT = "123456789012"  # moto's default account: the agent's own credentials act here
 MEMBER_ROLE = "MiyabiAgentRole"

@@ -5,16 +5,17 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from issue_examples import _UNSET, ACCOUNTS, EXAMPLES, IssueExample
+from pydantic import ValidationError
+
 from aws_agent.analysis import Analysis, analyze_issue
 from aws_agent.analysis import vocabulary as V
 from aws_agent.analysis.rules import _TOKEN
 from aws_agent.errors import TaskAnalysisError
 from aws_agent.events import IssueRef
 from aws_agent.model import AwsResourceType, AwsTask, AwsTaskType
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from issue_examples import _UNSET, ACCOUNTS, EXAMPLES, IssueExample
-from pydantic import ValidationError
 
 SLOW_SECONDS = 1.0  # a single analysis of the largest hostile input must stay well under this
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from aws_agent.model import AwsResourceType
 from aws_agent.pricing import ec2_hourly_price, estimate, estimate_daily_cost, price_catalog
 

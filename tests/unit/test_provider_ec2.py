@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from aws_agent.errors import ResourceConflict, ResourceNotFound, ResourceNotManaged, TaskAnalysisError
 from aws_agent.model import AwsResourceType, AwsTaskType, ResourceState
 from aws_agent.resources import ec2 as ec2_module

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from aws_agent.errors import (
     ResourceConflict,
     ResourceNotFound,

@@ -8,6 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+
 from aws_agent.errors import (
     ResourceConflict,
     ResourceNotFound,
@@ -18,7 +20,6 @@ from aws_agent.errors import (
 from aws_agent.model import AwsResourceType, AwsTaskType, ResourceState
 from aws_agent.resources import provider_for
 from aws_agent.resources.s3 import S3BucketProvider
-from botocore.exceptions import ClientError
 
 MakeCtx = Callable[..., Any]  # the make_ctx fixture of conftest.py
 AGENT_ACCOUNT = "123456789012"

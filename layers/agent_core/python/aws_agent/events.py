@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from .model import AccountId, AwsResourceType, AwsTaskType, HistoricalAgent, Region, TaskId, TaskStatus, utc_now
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION: Literal["1"] = "1"
 ORCHESTRATOR_SOURCE = "miyabi.orchestrator"
 AGENT_SOURCE = "miyabi.aws-agent"
 TASK_REQUESTED = "AwsTaskRequested"

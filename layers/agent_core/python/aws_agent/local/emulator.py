@@ -41,7 +41,8 @@ def load_handler(path: Path, module_name: str) -> LambdaHandler:
         raise ImportError(f"cannot load {path}")
     module: ModuleType = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.handler  # type: ignore[no-any-return]
+    handler: LambdaHandler = module.handler
+    return handler
 
 
 class Emulator:
@@ -119,7 +120,7 @@ class Emulator:
                 response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(result, default=str).encode()
 
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
 
         # The definition is the deployed one; only the emulator's clock is compressed so waits and retry
         # backoffs take fractions of a second instead of minutes.

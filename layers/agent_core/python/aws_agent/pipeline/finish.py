@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from ..errors import TransientAwsError, code_for
 from ..events import AGENT_SOURCE, TASK_COMPLETED, TASK_FAILED, ErrorInfo, ResourceRef, TaskOutcome
 from ..model import AwsTask, TaskStatus
-from ..registry import MAX_TEXT, encode_task_fields
 from ..observability import metrics
+from ..registry import MAX_TEXT, encode_task_fields
 from .runtime import Runtime
 
 # The step that failed is the first whose result is missing from the state (Catch keeps the input).
