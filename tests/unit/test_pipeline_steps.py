@@ -8,13 +8,14 @@ from typing import Any
 import boto3
 import pytest
 
-from aws_agent.config import AgentConfig, Settings
+from aws_agent.config import AgentConfig
 from aws_agent.errors import GuardDenied, InvalidTaskEvent, TaskAnalysisError, UnsupportedOperation
 from aws_agent.local.stack import create_tables
 from aws_agent.local.template import Resolver, resources_of
 from aws_agent.model import TaskStatus
 from aws_agent.pipeline import analyze, finish, guard
 from aws_agent.pipeline.runtime import Runtime
+from aws_agent.settings import Settings
 
 ACCOUNT = "123456789012"
 
@@ -45,7 +46,7 @@ def rt(mocked_aws: None, local_template: dict[str, Any]) -> Runtime:
         agents_table=by_key["name"],
         event_bus="agent-bus",
         agent_account_id=ACCOUNT,
-        config=AgentConfig(accounts={"Apollo": "222222222222"}, allowed_accounts=["222222222222"]),
+        preset_config=AgentConfig(accounts={"Apollo": "222222222222"}, allowed_accounts=["222222222222"]),
     )
     runtime = Runtime(settings)
     runtime.observer_url = url  # type: ignore[attr-defined]

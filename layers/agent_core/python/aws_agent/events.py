@@ -22,7 +22,7 @@ MAX_LABELS = 50
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class IssueRef(_Strict):

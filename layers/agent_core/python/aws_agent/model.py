@@ -2,112 +2,54 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-ACCOUNT_ID_PATTERN = r"^\d{12}$"
-REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
-# Task ids become Step Functions execution names and DynamoDB keys: keep them printable and short.
-TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$"
+from .basics import (
+    ACCOUNT_ID_PATTERN,
+    MAX_TAGS,
+    REGION_PATTERN,
+    TASK_ID_PATTERN,
+    AccountRole,
+    AwsResourceType,
+    AwsTaskType,
+    HealthStatus,
+    HistoricalAgent,
+    ResourceState,
+    TaskStatus,
+    execution_name,
+    utc_now,
+)
+
+__all__ = [
+    "ACCOUNT_ID_PATTERN",
+    "MAX_TAGS",
+    "REGION_PATTERN",
+    "TASK_ID_PATTERN",
+    "AccountRole",
+    "AwsResourceType",
+    "AwsTaskType",
+    "HealthStatus",
+    "HistoricalAgent",
+    "ResourceState",
+    "TaskStatus",
+    "execution_name",
+    "utc_now",
+]
 
 AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_ID_PATTERN)]
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 TaskId = Annotated[str, StringConstraints(pattern=TASK_ID_PATTERN)]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 TagValue = Annotated[str, StringConstraints(max_length=256)]
-MAX_TAGS = 40  # AWS allows 50 per resource; the agent reserves room for its own.
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class AccountRole(StrEnum):
-    MANAGEMENT = "Management"
-    PRODUCTION = "Production"
-    SECURITY = "Security"
-    DEVELOPMENT = "Development"
-
-
-class AwsResourceType(StrEnum):
-    EC2_INSTANCE = "Ec2Instance"
-    S3_BUCKET = "S3Bucket"
-    LAMBDA_FUNCTION = "LambdaFunction"
-    RDS_INSTANCE = "RdsInstance"
-    DYNAMODB_TABLE = "DynamoDbTable"
-    CLOUDFORMATION_STACK = "CloudFormationStack"
-    VPC_NETWORK = "VpcNetwork"
-    CLOUDFRONT_DISTRIBUTION = "CloudFrontDistribution"
-    API_GATEWAY = "ApiGateway"
-    AUTO_SCALING_GROUP = "AutoScalingGroup"
-    LOAD_BALANCER = "LoadBalancer"
-    LAMBDA_EDGE = "LambdaEdge"
-    CLOUDWATCH = "CloudWatch"
-    XRAY = "XRay"
-    SNS = "SNS"
-    ECS_SERVICE = "EcsService"
-    EBS_VOLUME = "EbsVolume"
-    EFS_FILE_SYSTEM = "EfsFileSystem"
-    AURORA_CLUSTER = "AuroraCluster"
-    ROUTE53_HOSTED_ZONE = "Route53HostedZone"
-
-
-class ResourceState(StrEnum):
-    CREATING = "Creating"
-    ACTIVE = "Active"
-    UPDATING = "Updating"
-    DELETING = "Deleting"
-    FAILED = "Failed"
-    TERMINATED = "Terminated"
-
-
-class HealthStatus(StrEnum):
-    HEALTHY = "Healthy"
-    DEGRADED = "Degraded"
-    UNHEALTHY = "Unhealthy"
-    UNKNOWN = "Unknown"
-
-
-class HistoricalAgent(StrEnum):
-    BILL_GATES = "BillGates"
-    STEVE_JOBS = "SteveJobs"
-    NAPOLEON = "Napoleon"
-    HANNIBAL = "Hannibal"
-    DRUCKER = "Drucker"
-    KOTLER = "Kotler"
-    NOGUCHI = "Noguchi"
-
-
-class AwsTaskType(StrEnum):
-    CREATE_RESOURCE = "CreateResource"
-    UPDATE_RESOURCE = "UpdateResource"
-    DELETE_RESOURCE = "DeleteResource"
-    DISCOVER_RESOURCES = "DiscoverResources"
-    OPTIMIZE_COSTS = "OptimizeCosts"
-    SECURITY_AUDIT = "SecurityAudit"
-    HEALTH_CHECK = "HealthCheck"
-
-
-class TaskStatus(StrEnum):
-    PENDING = "Pending"
-    IN_PROGRESS = "InProgress"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_enum_values=False, validate_assignment=True)
+    # defer_build: a handler builds validators only for the models it uses, at first use (cold-start cost).
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, validate_assignment=True, defer_build=True)
 
 
 def _check_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -197,6 +139,8 @@ class AwsTask(_Model):
 
 
 class CostFinding(_Model):
+    """One cost finding: what to do to a resource, why, and the monthly saving (USD) it is worth."""
+
     resource_id: str
     resource_type: AwsResourceType
     account_id: AccountId
@@ -204,19 +148,42 @@ class CostFinding(_Model):
     action: str
     monthly_savings: Annotated[Decimal, Field(ge=0)]
     reason: str
+    # Optional detail (added for the cost sweep; all default so older reports stay valid).
+    aws_type: str | None = None  # CloudFormation type name where resource_type is coarse, e.g. AWS::EC2::EIP
+    monthly_cost: Annotated[Decimal, Field(ge=0)] | None = None  # the resource's estimated cost today
+    target: str | None = None  # what it becomes, e.g. the smaller DB instance class of a rightsize
+    note: str | None = None  # what a human must do first, e.g. "snapshot first"
+    managed: bool | None = None  # tagged MiyabiManaged=true
+    decision: str | None = None  # what the policy did with it: "stopped", "dry-run", "cap reached", ...
+    evidence: dict[str, Any] = Field(default_factory=dict)  # the numbers behind it (CPU maximum, object count)
+
+
+class CostError(_Model):
+    """A target (account x region) or a step of one that failed; the rest of the sweep went on."""
+
+    account_id: str | None
+    region: str
+    code: str
+    message: str
 
 
 class CostReport(_Model):
+    """A cost sweep's result. Savings are monthly USD from the offline price catalog (estimates, not a bill).
+
+    total_savings: what the actions taken (optimizations) save; potential_savings: what the recommendations
+    would save if a human applied them; savings_percent: (total + potential) / fleet_monthly_cost x 100, where
+    fleet_monthly_cost is the estimated monthly cost of the resources the sweep scanned.
+    """
+
     total_savings: Annotated[Decimal, Field(ge=0)] = Decimal("0")
     optimizations: list[CostFinding] = Field(default_factory=list)
     recommendations: list[CostFinding] = Field(default_factory=list)
     generated_at: datetime = Field(default_factory=utc_now)
-
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def execution_name(task_id: str) -> str:
-    """Step Functions execution name for a task: deterministic, so a redelivered task cannot run twice."""
-    digest = hashlib.sha256(task_id.encode()).hexdigest()[:12]
-    return f"{_SAFE_NAME.sub('-', task_id)[:60]}-{digest}"
+    potential_savings: Annotated[Decimal, Field(ge=0)] = Decimal("0")
+    fleet_monthly_cost: Annotated[Decimal, Field(ge=0)] = Decimal("0")
+    savings_percent: Annotated[Decimal, Field(ge=0)] = Decimal("0")
+    dry_run: bool = False
+    targets: int = 0
+    skipped: int = 0  # resources opted out with MiyabiOptimize=off: neither acted on nor recommended
+    errors: list[CostError] = Field(default_factory=list)
+    requests: dict[str, int] = Field(default_factory=dict)  # AWS API calls made, by service.Operation

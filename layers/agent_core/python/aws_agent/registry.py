@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from .aws import error_code, translate
-from .model import AwsResource, ServiceAgent, TaskStatus, utc_now
+from .basics import TaskStatus, utc_now
+
+if TYPE_CHECKING:
+    from .model import AwsResource, ServiceAgent
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()

@@ -58,8 +58,8 @@ class LocalAgent:
         self._set_env({**_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint})
         self.stack = deploy(template, self.emulator, self.root, LOCAL_ACCOUNT, LOCAL_REGION)
         self._set_env(self.stack.environment)
-        from ..config import settings
         from ..pipeline.runtime import runtime
+        from ..settings import settings
 
         settings.cache_clear()
         runtime.cache_clear()

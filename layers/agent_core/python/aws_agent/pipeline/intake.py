@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..aws import error_code, translate
-from ..model import TASK_ID_PATTERN, execution_name
+from ..basics import TASK_ID_PATTERN, execution_name
 from .runtime import Runtime
 
 _TASK_ID = re.compile(TASK_ID_PATTERN)

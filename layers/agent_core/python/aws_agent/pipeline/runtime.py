@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 
 from ..aws import RETRY_CONFIG, SessionFactory
-from ..config import Settings
 from ..registry import ResourceRepository, TaskRepository
+from ..settings import Settings
 
 
 @dataclass
