@@ -11,6 +11,8 @@ from constructs import Construct
 
 from .functions import AgentFunctions, timeout_of
 from .messaging import AgentMessaging
+from .nag import acknowledge, executions_of, wildcard
+from .optimization import OptimizationWorkflow
 from .permissions import RESOURCE_STEPS, ResourceManagementPolicy, grant_pipeline_access
 from .pipeline import AgentPipeline
 from .settings import agent_config, event_bus_name
@@ -36,6 +38,7 @@ class AgentStack(Stack):
                 "AGENT_TASKS_TABLE": self.state.tasks.table_name,
                 "AGENT_RESOURCES_TABLE": self.state.resources.table_name,
                 "AGENT_AGENTS_TABLE": self.state.agents.table_name,
+                "AGENT_COST_REPORTS_TABLE": self.state.cost_reports.table_name,
                 "AGENT_EVENT_BUS": self.messaging.bus.event_bus_name,
                 "AGENT_CONFIG": json.dumps(config, separators=(",", ":")),
                 "AGENT_ACCOUNT_ID": Aws.ACCOUNT_ID,
@@ -53,6 +56,31 @@ class AgentStack(Stack):
             lambda_execution_role_name=parsed_config.lambda_execution_role_name,
         )
         self.pipeline = AgentPipeline(self, "Pipeline", functions=self.functions.by_step)
+
+        self.optimization = OptimizationWorkflow(
+            self,
+            "Optimization",
+            functions=self.functions.by_step,
+            reports=self.state.cost_reports,
+            config=parsed_config.optimization,
+            member_role_name=parsed_config.member_role_name,
+        )
+        self.messaging.bus.grant_put_events_to(self.functions["optimize_report"])
+        # OptimizeCosts tasks: Execute starts the workflow, CheckStatus follows it to its end.
+        optimization_machine = self.optimization.state_machine
+        for step in ("execute", "status"):
+            self.functions[step].add_environment(
+                "AGENT_OPTIMIZATION_STATE_MACHINE_ARN", optimization_machine.state_machine_arn
+            )
+        optimization_machine.grant_start_execution(self.functions["execute"])
+        optimization_machine.grant_read(self.functions["status"])
+        acknowledge(
+            self.functions["status"].role,  # type: ignore[arg-type]
+            {
+                wildcard(executions_of(optimization_machine)): "DescribeExecution on the optimization "
+                "workflow's own executions only (the L2 grant_read)."
+            },
+        )
 
         intake = self.functions["intake"]
         intake.add_environment("AGENT_STATE_MACHINE_ARN", self.pipeline.state_machine.state_machine_arn)
@@ -76,6 +104,8 @@ class AgentStack(Stack):
             "TaskQueueUrl": self.messaging.task_queue.queue_url,
             "DeadLetterQueueUrl": self.messaging.dead_letter_queue.queue_url,
             "StateMachineArn": self.pipeline.state_machine.state_machine_arn,
+            "OptimizationStateMachineArn": self.optimization.state_machine.state_machine_arn,
+            "CostReportsTableName": self.state.cost_reports.table_name,
         }
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)

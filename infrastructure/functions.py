@@ -11,15 +11,15 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .nag import acknowledge, wildcard
-from .settings import POWERTOOLS_LAYER_VERSION, PROJECT_ROOT, RUNTIME, RUNTIME_TAG, STEP_NAMES
+from .settings import ALL_STEP_NAMES, POWERTOOLS_LAYER_VERSION, PROJECT_ROOT, RUNTIME, RUNTIME_TAG
 
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/*.egg-info"]
 # The CLI and the embedded runtime are for engineers' machines, not for Lambda.
 LAYER_EXCLUDES = [*ASSET_EXCLUDES, "python/aws_agent/local", "python/aws_agent/cli"]
 DEFAULT_MEMORY_MB = 512
-MEMORY_MB: Mapping[str, int] = {"intake": 256}
+MEMORY_MB: Mapping[str, int] = {"intake": 256, "optimize_target": 1024}
 DEFAULT_TIMEOUT = Duration.seconds(60)
-TIMEOUTS: Mapping[str, Duration] = {"execute": Duration.seconds(300)}
+TIMEOUTS: Mapping[str, Duration] = {"execute": Duration.seconds(300), "optimize_target": Duration.seconds(600)}
 
 
 def timeout_of(step: str) -> Duration:
@@ -51,13 +51,13 @@ class AgentFunctions(Construct):
             compatible_architectures=[lambda_.Architecture.ARM_64],
             description="aws_agent: the AWS Agent domain library",
         )
-        self.by_step: dict[str, lambda_.Function] = {step: self._function(step, environment) for step in STEP_NAMES}
+        self.by_step: dict[str, lambda_.Function] = {step: self._function(step, environment) for step in ALL_STEP_NAMES}
 
     def __getitem__(self, step: str) -> lambda_.Function:
         return self.by_step[step]
 
     def _function(self, step: str, environment: Mapping[str, str]) -> lambda_.Function:
-        name = step.capitalize()
+        name = "".join(part.capitalize() for part in step.split("_"))
         log_group = logs.LogGroup(self, f"{name}Logs", retention=logs.RetentionDays.ONE_MONTH)
         # An explicit role instead of AWSLambdaBasicExecutionRole: it may write to its own log group only.
         role = iam.Role(

@@ -30,3 +30,13 @@ def arn_of(construct: IConstruct) -> str:
     if not isinstance(default_child, CfnElement):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource")
     return f"<{Stack.of(construct).get_logical_id(default_child)}.Arn>"
+
+
+def executions_of(state_machine: IConstruct, suffix: str = ":*") -> str:
+    """How cdk-nag renders the executions ARN pattern of a state machine (grant_read, Distributed Map)."""
+    default_child = state_machine.node.default_child
+    if not isinstance(default_child, CfnElement):
+        raise TypeError(f"{state_machine.node.path} has no CloudFormation resource")
+    logical = Stack.of(state_machine).get_logical_id(default_child)
+    name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + logical + '"}]}]}'
+    return f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}{suffix}"

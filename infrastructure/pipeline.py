@@ -99,26 +99,8 @@ class AgentPipeline(Construct):
     def _invoke(
         self, state_name: str, step: str, payload: sfn.TaskInput | None, result_path: str
     ) -> tasks.LambdaInvoke:
-        """A Lambda step whose result is the handler's raw output, retried on transient errors."""
         self._invoked.add(step)
-        task = tasks.LambdaInvoke(
-            self,
-            state_name,
-            lambda_function=self._functions[step],
-            payload=payload,
-            payload_response_only=True,
-            retry_on_service_exceptions=False,  # one Retry policy, ours, below
-            result_path=result_path,
-        )
-        task.add_retry(
-            errors=TRANSIENT_ERRORS,
-            interval=Duration.seconds(2),
-            max_attempts=4,
-            backoff_rate=2,
-            max_delay=Duration.seconds(30),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        return task
+        return invoke_step(self, state_name, self._functions[step], payload, result_path)
 
     def _step(self, state_name: str, step: str, payload: sfn.TaskInput | None, result_path: str) -> tasks.LambdaInvoke:
         """A pipeline step: retried like every Lambda step, any other error recorded by RecordFailure."""
@@ -138,6 +120,30 @@ class AgentPipeline(Construct):
                 "and only that function."
             )
         acknowledge(role, findings)
+
+
+def invoke_step(
+    scope: Construct, state_name: str, function: lambda_.IFunction, payload: sfn.TaskInput | None, result_path: str
+) -> tasks.LambdaInvoke:
+    """A Lambda step whose result is the handler's raw output, retried on transient errors."""
+    task = tasks.LambdaInvoke(
+        scope,
+        state_name,
+        lambda_function=function,
+        payload=payload,
+        payload_response_only=True,
+        retry_on_service_exceptions=False,  # one Retry policy, ours, below
+        result_path=result_path,
+    )
+    task.add_retry(
+        errors=TRANSIENT_ERRORS,
+        interval=Duration.seconds(2),
+        max_attempts=4,
+        backoff_rate=2,
+        max_delay=Duration.seconds(30),
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    return task
 
 
 def _equals(path: str, value: str) -> sfn.Condition:

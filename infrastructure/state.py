@@ -12,7 +12,7 @@ def _string(name: str) -> dynamodb.Attribute:
 
 
 class AgentState(Construct):
-    """Three on-demand tables with point-in-time recovery, AWS-managed encryption, retained on stack deletion."""
+    """On-demand tables with point-in-time recovery, AWS-managed encryption, retained on stack deletion."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -21,6 +21,20 @@ class AgentState(Construct):
             "ResourcesTable", "resource_key", index=("by-account-type", "account_id", "type_id")
         )
         self.agents = self._table("ServiceAgentsTable", "name", index=("by-decision-maker", "decision_maker", "name"))
+        # Cost optimization runs: one item per swept account x region and one for the report (expire after 90 days).
+        self.cost_reports = dynamodb.Table(
+            self,
+            "CostReportsTable",
+            partition_key=_string("run_id"),
+            sort_key=_string("part"),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+            time_to_live_attribute="expires_at",
+        )
 
     def _table(self, construct_id: str, partition_key: str, *, index: tuple[str, str, str]) -> dynamodb.Table:
         table = dynamodb.Table(

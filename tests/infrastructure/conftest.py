@@ -26,7 +26,8 @@ class Synthesized:
     stack: Any
     template: Any  # aws_cdk.assertions.Template
     resources: dict[str, dict[str, Any]]
-    definition: dict[str, Any]
+    definition: dict[str, Any]  # the task pipeline
+    optimization_definition: dict[str, Any]
     outdir: Path
     validation_error: str | None  # cdk-nag 3 findings fail the synthesis with this message
     seconds: float
@@ -79,14 +80,21 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         validation_error = str(error)
         template = Template.from_json(json.loads((outdir / f"{stack.artifact_id}.template.json").read_text()))
     as_json = template.to_json()
-    machines = [r for r in as_json["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-    assert len(machines) == 1, "expected exactly one state machine"
+    machines = {
+        logical_id: r
+        for logical_id, r in as_json["Resources"].items()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    }
+    assert len(machines) == 2, "expected the task pipeline and the optimization workflow"
+    pipeline = next(r for logical_id, r in machines.items() if logical_id.startswith("Pipeline"))
+    optimization = next(r for logical_id, r in machines.items() if logical_id.startswith("Optimization"))
     return Synthesized(
         app=app,
         stack=stack,
         template=template,
         resources=as_json["Resources"],
-        definition=parse_definition(machines[0]["Properties"]["DefinitionString"]),
+        definition=parse_definition(pipeline["Properties"]["DefinitionString"]),
+        optimization_definition=parse_definition(optimization["Properties"]["DefinitionString"]),
         outdir=outdir,
         validation_error=validation_error,
         seconds=time.perf_counter() - started,

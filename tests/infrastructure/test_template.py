@@ -12,7 +12,10 @@ from aws_cdk.assertions import Match
 if TYPE_CHECKING:  # the fixture's type, from this directory's conftest (only for annotations)
     from conftest import Synthesized
 
-STEPS = ("intake", "analyze", "guard", "execute", "status", "tag", "register", "complete", "fail")
+STEPS = (
+    "intake", "analyze", "guard", "execute", "status", "tag", "register", "complete", "fail",
+    "optimize_plan", "optimize_target", "optimize_report",
+)  # fmt: skip
 TRANSIENT_ERRORS = [
     "TransientAwsError",
     "Lambda.ServiceException",
@@ -117,8 +120,8 @@ def test_table_keys_index_and_protection(
     )
 
 
-def test_exactly_three_tables(synth: Synthesized) -> None:
-    synth.template.resource_count_is("AWS::DynamoDB::Table", 3)
+def test_exactly_four_tables(synth: Synthesized) -> None:
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 4)
 
 
 # --- messaging ---------------------------------------------------------------------------------------------------
@@ -168,7 +171,7 @@ def test_rule_on_the_agent_bus_sends_task_requests_to_the_queue(synth: Synthesiz
     task_id, _, _, _ = _queues(synth)
     ((bus_id, bus),) = synth.of_type("AWS::Events::EventBus").items()
     assert bus["Properties"]["Name"] == "aws-agent"
-    (rule,) = synth.of_type("AWS::Events::Rule").values()
+    (rule,) = [r for r in synth.of_type("AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
     assert rule["Properties"]["EventBusName"] == {"Ref": bus_id}
     assert rule["Properties"]["EventPattern"] == {
         "source": ["miyabi.orchestrator"],
@@ -194,8 +197,8 @@ def test_function_configuration(synth: Synthesized, step: str) -> None:
     assert props["Runtime"].startswith("python3.")
     assert props["Handler"] == "handler.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["MemorySize"] == (256 if step == "intake" else 512)
-    assert props["Timeout"] == (300 if step == "execute" else 60)
+    assert props["MemorySize"] == {"intake": 256, "optimize_target": 1024}.get(step, 512)
+    assert props["Timeout"] == {"execute": 300, "optimize_target": 600}.get(step, 60)
 
     layers = props["Layers"]
     assert len(layers) == 2
@@ -408,7 +411,7 @@ def test_intake_may_start_the_pipeline_and_only_finishers_may_emit_events(synth:
     assert "states:StartExecution" in intake
     for step in STEPS:
         actions = {a for s in _statements(synth, _role_of(synth, step)) for a in _actions(s)}
-        assert ("events:PutEvents" in actions) == (step in {"complete", "fail"}), step
+        assert ("events:PutEvents" in actions) == (step in {"complete", "fail", "optimize_report"}), step
 
 
 # --- outputs and cdk-nag ---------------------------------------------------------------------------------------------

@@ -9,6 +9,21 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from .model import AccountId, AwsResourceType, Region
 
 
+class OptimizationConfig(BaseModel):
+    """The scheduled cost-optimization sweep (see aws_agent.costs for what each knob means)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    schedule: str = "rate(1 day)"  # an EventBridge schedule expression
+    # Scheduled runs act (within autonomy, guard and caps) on managed resources only; manual runs are dry runs.
+    scheduled_apply: bool = True
+    days: Annotated[int, Field(ge=1, le=455)] = 14
+    cpu_threshold: Annotated[float, Field(gt=0, le=100)] = 5.0
+    max_actions_per_account: Annotated[int, Field(ge=0)] = 50
+    max_percent_per_account: Annotated[float, Field(ge=0, le=100)] = 50.0
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 20  # Map concurrency over account x region
+
+
 class AgentConfig(BaseModel):
     """Policy knobs, from the `AGENT_CONFIG` JSON (CDK context `aws-agent:config` in the cloud)."""
 
@@ -32,3 +47,4 @@ class AgentConfig(BaseModel):
     lambda_execution_role_name: str = "MiyabiLambdaExecutionRole"
     default_ec2_instance_type: str = "t3.micro"
     max_ec2_instances_per_task: Annotated[int, Field(ge=1, le=20)] = 1
+    optimization: OptimizationConfig = Field(default_factory=OptimizationConfig)

@@ -15,6 +15,7 @@ AGENT_SOURCE = "miyabi.aws-agent"
 TASK_REQUESTED = "AwsTaskRequested"
 TASK_COMPLETED = "AwsTaskCompleted"
 TASK_FAILED = "AwsTaskFailed"
+COST_REPORT_READY = "CostReportReady"
 
 MAX_TITLE_CHARS = 512
 MAX_BODY_CHARS = 65_536
@@ -96,8 +97,37 @@ class TaskOutcome(_Strict):
     completed_at: datetime = Field(default_factory=utc_now)
 
 
+class FindingSummary(_Strict):
+    resource_id: str
+    resource_type: AwsResourceType
+    account_id: str
+    region: str
+    action: str
+    monthly_savings: str
+
+
+class CostReportSummary(_Strict):
+    """detail of `CostReportReady` (source `miyabi.aws-agent`): the figures, and where the full report is kept."""
+
+    version: Literal["1"] = CONTRACT_VERSION
+    run_id: str = Field(description="the optimization run (the workflow's execution name)")
+    dry_run: bool
+    targets: int = Field(description="account x region pairs swept")
+    total_savings: str = Field(description="USD per month saved by actions taken")
+    potential_savings: str = Field(description="USD per month the recommendations would save")
+    fleet_monthly_cost: str = Field(description="estimated USD per month of the swept resources")
+    savings_percent: str
+    optimizations: int
+    recommendations: int
+    errors: int
+    top: list[FindingSummary] = Field(default_factory=list, description="the largest findings (at most 20)")
+    report: str = Field(description="where the full CostReport is stored: <table>/<run_id>")
+    generated_at: datetime = Field(default_factory=utc_now)
+
+
 SCHEMAS: dict[str, type[BaseModel]] = {
     "AwsTaskRequested": TaskRequest,
     "AwsTaskCompleted": TaskOutcome,
     "AwsTaskFailed": TaskOutcome,
+    "CostReportReady": CostReportSummary,
 }

@@ -149,3 +149,84 @@ def _number(metadata: dict[str, Any], key: str, default: Decimal) -> Decimal:
 
 def _round(value: Decimal) -> Decimal:
     return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+
+
+# --- monthly prices for cost sweeps (aws_agent.costs): 30 days x 24 h, like the daily estimates above ---
+HOURS_PER_MONTH = HOURS_PER_DAY * DAYS_PER_MONTH
+
+
+def ec2_monthly_price(instance_type: str) -> tuple[Decimal | None, str]:
+    """Monthly on-demand price of a running instance type (None when the catalog cannot price it)."""
+    hourly, basis = ec2_hourly_price(instance_type)
+    return (None, basis) if hourly is None else (_round(hourly * HOURS_PER_MONTH), f"{basis} x 720 h")
+
+
+def rds_hourly_price(db_class: str, multi_az: bool = False) -> tuple[Decimal | None, str]:
+    """Hourly on-demand price of a DB instance class (Single-AZ MySQL list price; Multi-AZ doubles it)."""
+    catalog = price_catalog()
+    hourly: Decimal | None = catalog["rds_hourly"].get(db_class)
+    if hourly is None:
+        return None, f"no price for DB instance class {db_class!r}"
+    if multi_az:
+        return hourly * catalog["rds_multi_az_factor"], f"catalog price of {db_class} x Multi-AZ"
+    return hourly, f"catalog price of {db_class}"
+
+
+def rds_monthly_price(db_class: str, multi_az: bool = False) -> Decimal | None:
+    """Monthly instance-hours price of a DB instance class (storage not included)."""
+    hourly, _ = rds_hourly_price(db_class, multi_az)
+    return None if hourly is None else _round(hourly * HOURS_PER_MONTH)
+
+
+def rds_class_one_down(db_class: str) -> str | None:
+    """The next smaller priced class of the same family (db.m5.xlarge -> db.m5.large); None at the family's smallest."""
+    family, _, size = db_class.rpartition(".")
+    wanted = _size_units(size)
+    if not family or wanted is None:
+        return None
+    smaller: list[tuple[Decimal, str]] = []
+    for known in price_catalog()["rds_hourly"]:
+        known_family, _, known_size = known.rpartition(".")
+        units = _size_units(known_size)
+        if known_family == family and units is not None and units < wanted:
+            smaller.append((units, known))
+    return max(smaller)[1] if smaller else None
+
+
+def ebs_monthly_price(volume_type: str, size_gib: int | Decimal) -> Decimal | None:
+    """Monthly storage price of an EBS volume (provisioned IOPS/throughput extras not included)."""
+    rate: Decimal | None = price_catalog()["ebs_gb_month"].get(volume_type)
+    return None if rate is None else _round(rate * Decimal(size_gib))
+
+
+def ebs_snapshot_monthly_price(size_gib: int | Decimal) -> Decimal:
+    """Upper bound of a full snapshot of a volume (snapshots store used blocks only, so usually less)."""
+    rate: Decimal = price_catalog()["ebs_snapshot_gb_month"]
+    return _round(rate * Decimal(size_gib))
+
+
+def eip_idle_monthly_price() -> Decimal:
+    """Monthly charge of an Elastic IP address that is allocated but not associated."""
+    hourly: Decimal = price_catalog()["eip_idle_hourly"]
+    return _round(hourly * HOURS_PER_MONTH)
+
+
+def s3_standard_monthly_price(size_bytes: int | float | Decimal) -> Decimal:
+    """Monthly S3 Standard storage price of a bucket of this size."""
+    rate: Decimal = price_catalog()["s3_standard_gb_month"]
+    return _round(Decimal(str(size_bytes)) / BYTES_PER_GB * rate)
+
+
+def s3_intelligent_tiering_saving(
+    size_bytes: int | float | Decimal, objects: int | float | Decimal, cold_fraction: Decimal = Decimal("0.5")
+) -> Decimal:
+    """Estimated monthly saving of moving a Standard bucket to Intelligent-Tiering (may be negative).
+
+    Assumes `cold_fraction` of the bytes go 30 days unread and move to the Infrequent Access tier; every object
+    of 128 KiB or more pays the monitoring fee (the caller only asks for buckets whose average object is that big).
+    """
+    tiers = price_catalog()["s3_intelligent_tiering"]
+    size_gb = Decimal(str(size_bytes)) / BYTES_PER_GB
+    storage = size_gb * cold_fraction * (tiers["frequent_gb_month"] - tiers["infrequent_gb_month"])
+    monitoring = Decimal(str(objects)) / 1000 * tiers["monitoring_per_1000_objects"]
+    return _round(storage - monitoring)

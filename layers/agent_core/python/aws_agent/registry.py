@@ -273,3 +273,40 @@ def _decode_resource(item: dict[str, Any]) -> dict[str, Any]:
     raw = item.pop("metadata_json", None)
     item["metadata"] = json.loads(raw) if raw else {}
     return item
+
+
+@dataclass
+class CostReportRepository:
+    """Optimization runs: one compressed item per swept account x region, then one for the folded report."""
+
+    client: Any
+    table: str
+    ttl_days: int = 90
+
+    def put(self, run_id: str, part: str, document: str, **summary: Any) -> None:
+        import gzip
+        import time
+
+        # gzip: a target's findings can run to hundreds of KiB of JSON; DynamoDB items stop at 400 KiB.
+        item = {
+            "run_id": run_id,
+            "part": part,
+            "body": gzip.compress(document.encode()),
+            "expires_at": int(time.time()) + self.ttl_days * 86_400,
+            **summary,
+        }
+        try:
+            self.client.put_item(TableName=self.table, Item=to_item(item))
+        except ClientError as exc:
+            raise translate(exc, f"store {part} of cost run {run_id}") from exc
+
+    def parts(self, run_id: str, prefix: str) -> list[str]:
+        """The JSON documents of a run whose part starts with `prefix` (query, never scan)."""
+        import gzip
+
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression="run_id = :r AND begins_with(part, :p)",
+            ExpressionAttributeValues={":r": {"S": run_id}, ":p": {"S": prefix}},
+        )
+        return [gzip.decompress(i["body"]["B"]).decode() for page in pages for i in page.get("Items", [])]

@@ -21,6 +21,8 @@ class Settings:
     agents_table: str
     event_bus: str
     state_machine_arn: str | None = None
+    optimization_state_machine_arn: str | None = None
+    cost_reports_table: str | None = None
     agent_account_id: str | None = None
     region: str = "us-east-1"
     config_json: str | None = None
@@ -43,6 +45,8 @@ class Settings:
             agents_table=env.get("AGENT_AGENTS_TABLE", "aws-agent-service-agents"),
             event_bus=env.get("AGENT_EVENT_BUS", "aws-agent"),
             state_machine_arn=env.get("AGENT_STATE_MACHINE_ARN"),
+            optimization_state_machine_arn=env.get("AGENT_OPTIMIZATION_STATE_MACHINE_ARN"),
+            cost_reports_table=env.get("AGENT_COST_REPORTS_TABLE"),
             agent_account_id=env.get("AGENT_ACCOUNT_ID"),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             config_json=env.get("AGENT_CONFIG") or None,

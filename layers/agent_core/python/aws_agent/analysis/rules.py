@@ -991,7 +991,12 @@ def analyze_issue(issue: IssueRef, accounts: Mapping[str, str] | None = None) ->
         if label_res:
             res, res_source = label_res[0][0], f"label {label_res[0][1]!r}"
     if res is None and body_units:
-        res, res_source = _resource_from_body(body_units, op, op_unit)
+        try:
+            res, res_source = _resource_from_body(body_units, op, op_unit)
+        except TaskAnalysisError:
+            # A sweep (optimize, audit, health, discover) may name several types in its body: it covers them all.
+            if op.task_type not in SWEEP_TASK_TYPES:
+                raise
     if res is not None and res.neutral:
         refined = _compatible(
             [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,8 @@ from .views import agents_table, resources_table, tasks_table
 app = typer.Typer(
     help="AWS Agent: autonomous management of AWS resources across an Organization.", no_args_is_help=True
 )
-console = Console()
+# Wide enough for the tables when output is piped (rich assumes 80 columns without a terminal).
+console = Console(width=None if sys.stdout.isatty() else 150)
 StackOption = Annotated[str, typer.Option("--stack-name", help="the deployed CloudFormation stack")]
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -143,3 +145,54 @@ def schemas(
         console.print(f"[red]out of date:[/] {', '.join(stale)} — run `aws-agent schemas --write`")
         raise typer.Exit(1)
     console.print("schemas written" if write else "schemas up to date")
+
+
+@app.command()
+def optimize(
+    accounts_file: Annotated[
+        Path | None,
+        typer.Option("--accounts", help="c7n-org accounts.yml: accounts: [{account_id, name, role, regions}]"),
+    ] = None,
+    account: Annotated[
+        list[str] | None, typer.Option("--account", help="account id to sweep (repeatable; default: your own)")
+    ] = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="region (repeatable; default AWS_DEFAULT_REGION)")
+    ] = None,
+    role: Annotated[
+        str, typer.Option(help="role to assume where the accounts file names none, and for --account")
+    ] = "MiyabiAgentRole",
+    apply: Annotated[bool, typer.Option("--apply", help="act (stop idle instances); without it: a dry run")] = False,
+    include_unmanaged: Annotated[
+        bool,
+        typer.Option(
+            "--include-unmanaged", help="also act on resources not tagged MiyabiManaged=true (explicit opt-in)"
+        ),
+    ] = False,
+    days: Annotated[int, typer.Option(help="metrics window in days")] = 14,
+    cpu_threshold: Annotated[float, typer.Option(help="EC2 idle: CPU maximum below this percent")] = 5.0,
+    max_actions: Annotated[int, typer.Option(help="at most this many actions per account and run")] = 50,
+    max_percent: Annotated[float, typer.Option(help="at most this percent of an account's instances")] = 50.0,
+    report: Annotated[Path | None, typer.Option("--report", help="write the CostReport JSON here")] = None,
+    concurrency: Annotated[int, typer.Option(help="account x region targets swept at once")] = 8,
+) -> None:
+    """Cost sweep: stop idle EC2, report unused S3, RDS rightsizing, Intelligent-Tiering, idle EBS and EIPs."""
+    from .optimize import run_optimize  # the sweep's modules load only when this command runs
+
+    _, all_failed = run_optimize(
+        console=console,
+        accounts_file=accounts_file,
+        accounts=account or [],
+        regions=region or [],
+        role=role,
+        apply=apply,
+        include_unmanaged=include_unmanaged,
+        days=days,
+        cpu_threshold=cpu_threshold,
+        max_actions=max_actions,
+        max_percent=max_percent,
+        report_path=report,
+        concurrency=concurrency,
+    )
+    if all_failed:
+        raise typer.Exit(1)  # not one account x region could be swept (see the errors above)

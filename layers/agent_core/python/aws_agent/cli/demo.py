@@ -52,6 +52,14 @@ SECOND_WAVE = [
         {"task_type": "DeleteResource", "resource_type": "S3Bucket", "parameters": {"bucket_name": BUCKET}},
     ),
 ]
+THIRD_WAVE = [
+    _issue(
+        "demo-008-optimize",
+        108,
+        "Optimize costs in the Apollo account",
+        "Find idle EC2 instances, unused S3 buckets and unattached volumes. A dry run: report, change nothing.",
+    ),
+]
 DUPLICATE = FIRST_WAVE[1]
 MALFORMED_BODY = '{"detail-type": "AwsTaskRequested", "detail": {"task_id": '
 
@@ -80,6 +88,11 @@ def run_demo(console: Console) -> dict[str, Any]:
             agent.submit(detail)
         with console.status("running the delete…"):
             agent.run([d["task_id"] for d in SECOND_WAVE], timeout=120)
+        console.print("\n[bold]3.[/] a cost-optimization sweep of Apollo (Distributed Map workflow, dry run)")
+        for detail in THIRD_WAVE:
+            agent.submit(detail)
+        with console.status("sweeping…"):
+            agent.run([d["task_id"] for d in THIRD_WAVE], timeout=120)
         from ..pipeline.runtime import runtime
 
         rt = runtime()

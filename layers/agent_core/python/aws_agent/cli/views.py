@@ -77,11 +77,18 @@ def events_table(events: Iterable[dict[str, Any]]) -> Table:
     for event in events:
         detail = event.get("detail", {})
         error = detail.get("error") or {}
+        what = error.get("message") or (detail.get("resource") or {}).get("id", "")
+        if event.get("detail-type") == "CostReportReady":
+            what = (
+                f"{detail.get('targets')} target(s), {detail.get('optimizations')} action(s), "
+                f"{detail.get('recommendations')} recommendation(s), saves ${detail.get('total_savings')}/month "
+                f"(potential ${detail.get('potential_savings')}), dry run: {detail.get('dry_run')}"
+            )
         table.add_row(
             event.get("detail-type", ""),
-            _short(detail.get("task_id"), 36),
+            _short(detail.get("task_id") or detail.get("run_id"), 36),
             detail.get("status", ""),
             error.get("code", ""),
-            _short(error.get("message") or (detail.get("resource") or {}).get("id", ""), 90),
+            _short(what, 120),
         )
     return table

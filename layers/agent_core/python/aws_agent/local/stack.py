@@ -185,13 +185,12 @@ def _queues(session: boto3.Session, template: dict[str, Any], resolver: Resolver
 def _rules(session: boto3.Session, template: dict[str, Any], resolver: Resolver) -> None:
     events = session.client("events")
     for logical, res in resources_of(template, "AWS::Events::Rule").items():
+        if "EventPattern" not in res["Properties"]:
+            continue  # scheduled rules never fire in moto; the local runtime triggers scheduled work itself
         props = resolver.resolve(res["Properties"])
         bus = props.get("EventBusName", "default")
         name = props.get("Name") or _name(logical)
-        if "EventPattern" in props:
-            events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]))
-        else:
-            continue  # scheduled rules never fire in moto; the local runtime triggers scheduled work itself
+        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]))
         targets = [{"Id": t["Id"], "Arn": t["Arn"]} for t in props.get("Targets", []) if ":sqs:" in t["Arn"]]
         if targets:
             events.put_targets(Rule=name, EventBusName=bus, Targets=targets)

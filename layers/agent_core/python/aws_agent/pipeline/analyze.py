@@ -21,8 +21,11 @@ PIPELINE_TASK_TYPES = frozenset(
         AwsTaskType.UPDATE_RESOURCE,
         AwsTaskType.DELETE_RESOURCE,
         AwsTaskType.DISCOVER_RESOURCES,
+        AwsTaskType.OPTIMIZE_COSTS,
     }
 )
+# Task types that sweep accounts rather than act on one resource: no provider, the resource type is optional.
+SWEEP_TASK_TYPES = frozenset({AwsTaskType.OPTIMIZE_COSTS})
 
 
 def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
@@ -30,7 +33,11 @@ def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
     parts = []
     for err in exc.errors()[:limit]:
         where = ".".join(str(p) for p in err["loc"]) or "detail"
-        parts.append(f"{where}: {err['msg']}")
+        if err["type"] == "enum":  # pydantic lists every allowed value: name the bad one instead
+            expected = err.get("ctx", {}).get("expected", "")
+            parts.append(f"{where}: unknown value {str(err['input'])[:64]!r} (expected {expected[:160]}…)")
+        else:
+            parts.append(f"{where}: {err['msg']}")
     more = len(exc.errors()) - limit
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
@@ -81,7 +88,8 @@ def build_task(rt: Runtime, task_id: str, request: TaskRequest) -> tuple[AwsTask
             f"task type {task_type.value} is not run by the task pipeline in this version; supported: "
             + ", ".join(sorted(t.value for t in PIPELINE_TASK_TYPES))
         )
-    provider_for(resource_type)  # unknown or unsupported types fail here, with the supported list
+    if task_type not in SWEEP_TASK_TYPES:
+        provider_for(resource_type)  # unknown or unsupported types fail here, with the supported list
     try:
         task = AwsTask(
             id=task_id,

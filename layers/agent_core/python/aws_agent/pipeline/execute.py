@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from ..errors import AgentError, ResourceNotFound
+from botocore.exceptions import ClientError
+
+from ..aws import error_code, translate
+from ..basics import execution_name
+from ..errors import AgentError, AwsCallFailed, ResourceNotFound, UnsupportedOperation
 from ..model import AwsTask, AwsTaskType, ResourceState
 from ..resources import ProviderContext, ResourceOutcome, provider_for
 from ..resources.base import TASK_TAG
@@ -35,8 +40,50 @@ def _after(operation: str, outcome: ResourceOutcome, next_step: str) -> dict[str
     }
 
 
+def start_optimization(rt: Runtime, task: AwsTask) -> dict[str, Any]:
+    """OptimizeCosts: run the optimization workflow for this task; the wait loop follows it to its end."""
+    arn = rt.settings.optimization_state_machine_arn
+    if not arn:
+        raise UnsupportedOperation("OptimizeCosts needs AGENT_OPTIMIZATION_STATE_MACHINE_ARN (the stack sets it)")
+    params = task.parameters
+    run = {
+        "apply": not task.dry_run and bool(params.get("apply", False)),  # a task acts only when it says so
+        "targets": params.get("targets") or [{"account_id": task.account_id, "region": task.region}],
+        **{k: params[k] for k in ("days", "cpu_threshold") if k in params},
+    }
+    name = execution_name(task.id)
+    try:
+        started = rt.stepfunctions.start_execution(stateMachineArn=arn, name=name, input=json.dumps(run))
+        execution_arn = started["executionArn"]
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionAlreadyExists":
+            raise translate(exc, "start the optimization workflow") from exc
+        execution_arn = arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    return {
+        "operation": "optimize",
+        "dry_run": not run["apply"],
+        "execution_arn": execution_arn,
+        "ready": False,
+        "poll_seconds": POLL_SECONDS,
+        "polls": 0,
+        "next": "complete",
+    }
+
+
+def optimization_status(rt: Runtime, execution: dict[str, Any]) -> dict[str, Any]:
+    described = rt.stepfunctions.describe_execution(executionArn=execution["execution_arn"])
+    status = described["status"]
+    if status == "RUNNING":
+        return execution
+    if status != "SUCCEEDED":
+        raise AwsCallFailed(f"the optimization workflow ended {status}: {described.get('cause', '')[:500]}")
+    return {**execution, "ready": True, "report": json.loads(described.get("output") or "{}").get("report", {})}
+
+
 def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     task = AwsTask.model_validate(payload["task"])
+    if task.task_type is AwsTaskType.OPTIMIZE_COSTS:
+        return start_optimization(rt, task)
     provider = provider_for(task.resource_type)
     ctx = context(rt, task)
     operation = task.task_type
@@ -73,9 +120,10 @@ def check_status(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     execution = dict(payload["execution"])
     polls = int(execution.get("polls", 0)) + 1
     if polls > MAX_POLLS:
-        raise ResourceTimeout(
-            f"{task.resource_type} {execution['resource']['id']} was not ready after {MAX_POLLS} checks"
-        )
+        what = execution["resource"]["id"] if "resource" in execution else execution.get("execution_arn")
+        raise ResourceTimeout(f"{task.task_type.value} on {what} was not done after {MAX_POLLS} checks")
+    if "execution_arn" in execution:
+        return {**optimization_status(rt, execution), "polls": polls}
     provider = provider_for(task.resource_type)
     resource_id = execution["resource"]["id"]
     try:

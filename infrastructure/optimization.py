@@ -1,0 +1,158 @@
+"""The cost-optimization workflow: plan targets → Distributed Map over account x region → report; on a schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from aws_agent.config import OptimizationConfig
+
+from .nag import acknowledge, arn_of, executions_of, wildcard, wildcard_action
+from .pipeline import invoke_step
+from .settings import TAG_KEY, TAG_VALUE
+
+OPTIMIZATION_STEPS = ("optimize_plan", "optimize_target", "optimize_report")
+
+
+class OptimizationWorkflow(Construct):
+    """PlanTargets → SweepTargets (Distributed Map, one Lambda per account x region) → Report → CostReportReady."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Mapping[str, lambda_.Function],
+        reports: dynamodb.Table,
+        config: OptimizationConfig,
+        member_role_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        plan = invoke_step(
+            self,
+            "PlanTargets",
+            functions["optimize_plan"],
+            sfn.TaskInput.from_object(
+                {"run_id": sfn.JsonPath.string_at("$$.Execution.Name"), "input": sfn.JsonPath.entire_payload}
+            ),
+            "$",
+        )
+        sweep = sfn.DistributedMap(
+            self,
+            "SweepTargets",
+            items_path="$.targets",
+            item_selector={
+                "run_id": sfn.JsonPath.string_at("$.run_id"),
+                "options": sfn.JsonPath.object_at("$.options"),
+                "target": sfn.JsonPath.object_at("$$.Map.Item.Value"),
+            },
+            max_concurrency=config.concurrency,
+            # Each item stores its result in the reports table: the Map's output stays small at any fleet size.
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        sweep.item_processor(invoke_step(self, "SweepTarget", functions["optimize_target"], None, "$"))
+        report = invoke_step(self, "Report", functions["optimize_report"], None, "$.report")
+        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment="AWS Agent cost optimization over every account x region",
+            definition_body=sfn.DefinitionBody.from_chainable(plan.next(sweep).next(report)),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=Duration.hours(2),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        self.schedule = events.Rule(
+            self,
+            "Schedule",
+            description="Scheduled cost-optimization sweep (acts on managed resources only, within caps)",
+            schedule=events.Schedule.expression(config.schedule),
+            targets=[
+                targets.SfnStateMachine(
+                    self.state_machine, input=events.RuleTargetInput.from_object({"scheduled": True})
+                )
+            ],
+        )
+        reports.grant_write_data(functions["optimize_target"])
+        reports.grant_read_write_data(functions["optimize_report"])
+        self._sweep_policy(functions["optimize_target"], member_role_name)
+        self._acknowledge(functions, reports)
+
+    def _sweep_policy(self, function: lambda_.Function, member_role_name: str) -> None:
+        own = f"arn:{Aws.PARTITION}"
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadFleet",
+                actions=[
+                    "ec2:Describe*",
+                    "cloudwatch:GetMetricData",
+                    "s3:ListAllMyBuckets",
+                    "rds:DescribeDBInstances",
+                    "rds:ListTagsForResource",
+                ],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(sid="ReadBucketTags", actions=["s3:GetBucketTagging"], resources=[f"{own}:s3:::*"]),
+            iam.PolicyStatement(
+                sid="StopManagedInstancesOnly",
+                actions=["ec2:StopInstances"],
+                resources=[f"{own}:ec2:*:{Aws.ACCOUNT_ID}:instance/*"],
+                conditions={"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": TAG_VALUE}},
+            ),
+            iam.PolicyStatement(
+                sid="AssumeMemberAccountRole",
+                actions=["sts:AssumeRole"],
+                resources=[f"{own}:iam::*:role/{member_role_name}"],
+            ),
+        ]
+        assert function.role is not None
+        self.sweep_policy = iam.Policy(self, "SweepPolicy", statements=statements, roles=[function.role])
+
+    def _acknowledge(self, functions: Mapping[str, lambda_.Function], reports: dynamodb.Table) -> None:
+        acknowledge(
+            self.sweep_policy,
+            {
+                wildcard("*"): "Describe*, GetMetricData, ListAllMyBuckets and DescribeDBInstances are read-only "
+                "and support no resource-level permissions (they list the fleet being swept).",
+                wildcard_action("ec2:Describe*"): "Read-only: instances, volumes and addresses of the fleet.",
+                wildcard("arn:<AWS::Partition>:s3:::*"): "Read-only: the opt-out tag of every bucket swept.",
+                wildcard("arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*"): "Any instance of this "
+                "account, but only when tagged MiyabiManaged=true (condition).",
+                wildcard("arn:<AWS::Partition>:iam::*:role/MiyabiAgentRole"): "The spec's cross-account model: "
+                "assume the one MiyabiAgentRole name in each member account.",
+            },
+        )
+        for step in ("optimize_target", "optimize_report"):
+            role = functions[step].role
+            if role is not None:
+                acknowledge(
+                    role,
+                    {wildcard(f"{arn_of(reports)}/index/*"): "The L2 table grant covers that one table's indexes."},
+                )
+        findings = {
+            wildcard("*"): "X-Ray and CloudWatch Logs delivery support no resource-level permissions.",
+        }
+        for step in OPTIMIZATION_STEPS:
+            findings[wildcard(f"{arn_of(functions[step])}:*")] = (
+                f"Invoke any version/alias of the {step} function, and only that function."
+            )
+        acknowledge(self.state_machine.role, findings)
+        # The Distributed Map's own policy manages the map runs of this state machine's executions only.
+        acknowledge(
+            self.state_machine,
+            {
+                wildcard(executions_of(self.state_machine, suffix)): "Map runs of this state machine's own "
+                "executions only (the Distributed Map's required policy)."
+                for suffix in (":*", "/*:*")
+            },
+        )
