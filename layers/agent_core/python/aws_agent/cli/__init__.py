@@ -11,10 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ..events import ORCHESTRATOR_SOURCE, SCHEMAS, TASK_REQUESTED, TaskRequest
-from ..model import TaskStatus
-from .target import Deployment
-from .views import agents_table, resources_table, tasks_table
+# Only what the command line itself needs is imported here: each command imports its own modules (boto3,
+# pydantic, rich tables), so `aws-agent optimize` and `--help` start fast.
+from ..basics import TaskStatus
 
 app = typer.Typer(
     help="AWS Agent: autonomous management of AWS resources across an Organization.", no_args_is_help=True
@@ -36,6 +35,8 @@ def demo() -> None:
 def _request(
     task_file: Path | None, issue: str | None, body: str, dry_run: bool, task_id: str | None
 ) -> dict[str, Any]:
+    from ..events import TaskRequest
+
     if (task_file is None) == (issue is None):
         raise typer.BadParameter("give either a task file or --issue")
     if task_file is not None:
@@ -67,7 +68,7 @@ def submit(
     if local:
         from ..local.agent import LocalAgent
         from ..pipeline.runtime import runtime
-        from .views import events_table
+        from .views import events_table, tasks_table
 
         with LocalAgent() as agent:
             agent.submit(detail)
@@ -75,6 +76,9 @@ def submit(
             console.print(tasks_table([runtime().tasks.get(detail["task_id"]) or {}]))
             console.print(events_table(agent.results()))
         return
+    from ..events import ORCHESTRATOR_SOURCE, TASK_REQUESTED
+    from .target import Deployment
+
     deployment = Deployment.from_stack(stack_name)
     response = deployment.client("events").put_events(
         Entries=[
@@ -99,6 +103,9 @@ def tasks(
     stack_name: StackOption = "AwsAgent",
 ) -> None:
     """List tasks of a deployed agent."""
+    from .target import Deployment
+    from .views import tasks_table
+
     console.print(tasks_table(Deployment.from_stack(stack_name).tasks.list(limit=limit, status=status)))
 
 
@@ -108,6 +115,9 @@ def resources(
     stack_name: StackOption = "AwsAgent",
 ) -> None:
     """List the resources a deployed agent manages."""
+    from .target import Deployment
+    from .views import resources_table
+
     repo = Deployment.from_stack(stack_name).resources
     console.print(resources_table(repo.by_account(account) if account else repo.list_resources()))
 
@@ -118,11 +128,16 @@ def agents(
     stack_name: StackOption = "AwsAgent",
 ) -> None:
     """List service agents (autonomy, decision maker, daily cost, health) of a deployed agent."""
+    from .target import Deployment
+    from .views import agents_table
+
     console.print(agents_table(Deployment.from_stack(stack_name).resources.list_agents(decision_maker=decision_maker)))
 
 
 def render_schemas() -> dict[str, str]:
     """JSON Schema of each event's detail, generated from the models (committed under aws_agent/schemas)."""
+    from ..events import SCHEMAS
+
     return {
         f"{name}.v1.json": json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
         for name, model in SCHEMAS.items()
