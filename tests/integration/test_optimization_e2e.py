@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,3 +100,29 @@ def test_applied_sweep_stops_only_the_idle_managed_instance(local_agent: Any, fl
     assert rt.settings.cost_reports_table
     stored = CostReportRepository(rt.dynamodb, rt.settings.cost_reports_table).parts(report["run_id"], "report")
     assert len(stored) == 1 and fleet["idle"] in stored[0]
+
+
+def test_cli_shows_the_stored_report(local_agent: Any, fleet: dict[str, str], tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from aws_agent.cli import app
+
+    record = _optimize(local_agent, "e2e-optimize-cli")
+    run_id = record["result"]["report"]["run_id"]
+    out = local_agent.outputs
+    env = {
+        "AGENT_TASKS_TABLE": out["TasksTableName"],
+        "AGENT_RESOURCES_TABLE": out["ResourcesTableName"],
+        "AGENT_AGENTS_TABLE": out["AgentsTableName"],
+        "AGENT_EVENT_BUS": out["EventBusName"],
+        "AGENT_COST_REPORTS_TABLE": out["CostReportsTableName"],
+    }
+    saved = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["cost-report", run_id, "--output", str(saved)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Cost optimization (dry run)" in result.output and "total" in result.output
+    stored = json.loads(saved.read_text())
+    assert stored["dry_run"] is True and stored["targets"] == 1  # the stored CostReport of this very run
+    assert {"optimizations", "recommendations", "total_savings"} <= set(stored)
+    missing = CliRunner().invoke(app, ["cost-report", "no-such-run"], env=env)
+    assert missing.exit_code == 1 and "no report" in missing.output

@@ -211,3 +211,30 @@ def optimize(
     )
     if all_failed:
         raise typer.Exit(1)  # not one account x region could be swept (see the errors above)
+
+
+@app.command("cost-report")
+def cost_report(
+    run_id: Annotated[str, typer.Argument(help="the optimization run (the workflow's execution name)")],
+    output: Annotated[Path | None, typer.Option("--output", help="also write the full CostReport JSON here")] = None,
+    stack_name: StackOption = "AwsAgent",
+) -> None:
+    """Show a stored CostReport of a deployed agent (scheduled sweeps and OptimizeCosts tasks)."""
+    from ..model import CostReport
+    from ..registry import CostReportRepository
+    from .optimize import summary_table, totals_line
+    from .target import Deployment
+
+    deployment = Deployment.from_stack(stack_name)
+    table = deployment.outputs.get("CostReportsTableName")
+    if not table:
+        raise typer.BadParameter("the stack has no CostReportsTableName output (or set AGENT_COST_REPORTS_TABLE)")
+    documents = CostReportRepository(deployment.client("dynamodb"), table).parts(run_id, "report")
+    if not documents:
+        console.print(f"[red]no report for run {run_id}[/] (still running, or an unknown run id)")
+        raise typer.Exit(1)
+    report = CostReport.model_validate_json(documents[0])
+    console.print(summary_table(report))
+    console.print(totals_line(report))
+    if output is not None:
+        output.write_text(documents[0])

@@ -17,6 +17,7 @@ _ENV = {
     "ResourcesTableName": "AGENT_RESOURCES_TABLE",
     "AgentsTableName": "AGENT_AGENTS_TABLE",
     "EventBusName": "AGENT_EVENT_BUS",
+    "CostReportsTableName": "AGENT_COST_REPORTS_TABLE",
 }
 
 
@@ -28,6 +29,7 @@ class Deployment:
     def from_stack(cls, stack_name: str) -> Deployment:
         """Environment variables win; otherwise read the CloudFormation stack's outputs (one call)."""
         outputs = {key: os.environ[env] for key, env in _ENV.items() if os.environ.get(env)}
+        # Variables stand in for the stack when the four the commands need are all set.
         if len(outputs) < len(OUTPUT_KEYS):
             cfn = boto3.client("cloudformation", config=RETRY_CONFIG)
             stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
