@@ -34,6 +34,8 @@ THROTTLING_CODES = frozenset(
     }
 )
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+# Reasons a DynamoDB transaction is cancelled that a retry can cure (ConditionalCheckFailed is not one of them).
+TRANSIENT_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 _REFRESH_MARGIN = timedelta(minutes=5)
 
@@ -120,6 +122,10 @@ def translate(exc: ClientError, doing: str) -> Exception:
     text = f"{doing}: {code}: {message}"
     if code in THROTTLING_CODES or status >= 500:
         return TransientAwsError(text)
+    if code == "TransactionCanceledException":
+        reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", []) if isinstance(r, dict)}
+        if reasons & TRANSIENT_CANCELLATIONS and not reasons & {"ConditionalCheckFailed", "ValidationError"}:
+            return TransientAwsError(text)
     if code in ACCESS_DENIED_CODES:
         return AccessDenied(text)
     return AwsCallFailed(text)

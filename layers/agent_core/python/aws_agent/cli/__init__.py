@@ -238,3 +238,8 @@ def cost_report(
     console.print(totals_line(report))
     if output is not None:
         output.write_text(documents[0])
+
+
+from .redrive import redrive_command  # noqa: E402  (a light module: boto3 loads when the command runs)
+
+app.command("redrive")(redrive_command)

@@ -58,7 +58,7 @@ def parse_accounts(data: Any, default_role_name: str = DEFAULT_ROLE_NAME) -> lis
 
 def load_accounts_file(path: str | Path, default_role_name: str = DEFAULT_ROLE_NAME) -> list[AccountEntry]:
     """Read and parse a c7n-org accounts file (YAML, or JSON which YAML also reads)."""
-    import yaml  # type: ignore[import-untyped]
+    import yaml  # type: ignore[import-untyped,unused-ignore]  # stubs optional
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(path, encoding="utf-8") as handle:

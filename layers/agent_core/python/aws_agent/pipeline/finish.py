@@ -2,45 +2,105 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
+import uuid
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from ..aws import error_code, translate
 from ..errors import TransientAwsError, code_for
 from ..events import AGENT_SOURCE, TASK_COMPLETED, TASK_FAILED, ErrorInfo, ResourceRef, TaskOutcome
 from ..model import AwsTask, TaskStatus
 from ..observability import metrics
-from ..registry import MAX_TEXT, encode_task_fields
+from ..registry import MAX_TEXT, encode_task_fields, to_item
 from .runtime import Runtime
 
 # The step that failed is the first whose result is missing from the state (Catch keeps the input).
 _STEP_RESULTS = (("task", "Analyze"), ("guard", "Guard"), ("execution", "Execute"), ("registration", "Register"))
+# A finisher that claimed the emission and then vanished (its Lambda died) is presumed dead after this long.
+EMIT_LEASE_SECONDS = 10.0
 
 
 def publish(rt: Runtime, outcome: TaskOutcome) -> None:
     detail_type = TASK_COMPLETED if outcome.status is TaskStatus.COMPLETED else TASK_FAILED
-    response = rt.events.put_events(
-        Entries=[
-            {
-                "Source": AGENT_SOURCE,
-                "DetailType": detail_type,
-                "Detail": outcome.model_dump_json(exclude_none=True),
-                "EventBusName": rt.settings.event_bus,
-                "Resources": [outcome.resource.arn] if outcome.resource else [],
-            }
-        ]
-    )
+    try:
+        response = rt.events.put_events(
+            Entries=[
+                {
+                    "Source": AGENT_SOURCE,
+                    "DetailType": detail_type,
+                    "Detail": outcome.model_dump_json(exclude_none=True),
+                    "EventBusName": rt.settings.event_bus,
+                    "Resources": [outcome.resource.arn] if outcome.resource else [],
+                }
+            ]
+        )
+    except ClientError as exc:  # throttling that outlived botocore's retries: the state machine retries the step
+        raise translate(exc, f"publish the outcome of task {outcome.task_id}") from exc
     if response.get("FailedEntryCount"):
         entry = response["Entries"][0]
         raise TransientAwsError(f"put_events failed: {entry.get('ErrorCode')}: {entry.get('ErrorMessage')}")
 
 
+def _claim_emission(rt: Runtime, task_id: str, token: str) -> bool:
+    """The right to publish the outcome: one finisher at a time (two may overlap when a step is retried while its
+    first attempt still runs). False once the event is out; a claim older than the lease is taken over."""
+    deadline = time.monotonic() + EMIT_LEASE_SECONDS + 5
+    while True:
+        now = time.time()
+        try:
+            rt.tasks.client.update_item(
+                TableName=rt.tasks.table,
+                Key=to_item({"task_id": task_id}),
+                UpdateExpression="SET emit_claim = :token, emit_claimed_at = :now",
+                ConditionExpression="event_emitted = :false AND (attribute_not_exists(emit_claim) "
+                "OR emit_claim = :token OR emit_claimed_at < :stale)",
+                ExpressionAttributeValues={
+                    ":token": {"S": token},
+                    ":now": {"N": repr(now)},
+                    ":stale": {"N": repr(now - EMIT_LEASE_SECONDS)},
+                    ":false": {"BOOL": False},
+                },
+            )
+            return True
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise translate(exc, f"claim the outcome event of task {task_id}") from exc
+        if (rt.tasks.get(task_id) or {}).get("event_emitted") is not False:
+            return False  # published by the other finisher
+        if time.monotonic() > deadline:
+            raise TransientAwsError(f"the outcome event of task {task_id} is being published by another finisher")
+        time.sleep(0.2)
+
+
+def _release_emission(rt: Runtime, task_id: str, token: str) -> None:
+    """Give the claim back after a failed publish, so the retry need not wait for the lease."""
+    with contextlib.suppress(ClientError):  # if this fails too, the lease expires by itself
+        rt.tasks.client.update_item(
+            TableName=rt.tasks.table,
+            Key=to_item({"task_id": task_id}),
+            UpdateExpression="REMOVE emit_claim, emit_claimed_at",
+            ConditionExpression="emit_claim = :token",
+            ExpressionAttributeValues={":token": {"S": token}},
+        )
+
+
 def _settle(rt: Runtime, outcome: TaskOutcome, fields: dict[str, Any]) -> dict[str, Any]:
     """Write the terminal state, then emit; a retry after a crash in between emits once, never twice."""
-    if rt.tasks.finish(outcome.task_id, outcome.status, encode_task_fields(fields)):
-        publish(rt, outcome)
+    token = uuid.uuid4().hex
+    if rt.tasks.finish(outcome.task_id, outcome.status, encode_task_fields(fields)) and _claim_emission(
+        rt, outcome.task_id, token
+    ):
+        try:
+            publish(rt, outcome)
+        except Exception:
+            _release_emission(rt, outcome.task_id, token)
+            raise
         rt.tasks.mark_emitted(outcome.task_id)
         metrics.add_metric(name=f"Tasks{outcome.status.value}", unit=MetricUnit.Count, value=1)
         return {**outcome.model_dump(mode="json"), "emitted": True}
