@@ -16,7 +16,6 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # rel_harness, rel_faults, rel_figures
 
-import rel_figures  # noqa: E402
 from rel_harness import Observer, Size, size  # noqa: E402
 
 
@@ -34,11 +33,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _ours(item.path):
             item.add_marker(pytest.mark.reliability)
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "teardown" and report.nodeid.startswith("tests/reliability/"):
-        rel_figures.mark_done(report.nodeid)
 
 
 @pytest.fixture(scope="session")

@@ -201,6 +201,11 @@ def aws_faults(plan: FaultPlan, only: Callable[[str], bool] = lambda target: Tru
     finally:
         for cls, method, original in patched:
             setattr(cls, method, original)
+        # The storm left botocore's adaptive rate limiters of the runtime's shared clients throttled down: later
+        # tests start from fresh clients, as a new Lambda container would.
+        from aws_agent.pipeline.runtime import runtime
+
+        runtime.cache_clear()
 
 
 LAMBDA_ERRORS = ("Lambda.TooManyRequestsException", "Lambda.ServiceException")

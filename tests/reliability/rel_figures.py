@@ -7,7 +7,6 @@ PYTEST_XDIST_TESTRUNUID (shared by the workers of one run), else the process id.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -70,18 +69,6 @@ def load(run: str | None = None, directory: Path | None = None) -> dict[str, dic
         section = found.setdefault(name, {"section": name, "size": data.get("size"), "figures": {}})
         section["figures"].update(data["figures"])
     return found
-
-
-def mark_done(nodeid: str) -> None:
-    """A test of the suite has finished (passed or not): the figures reporter waits for all of them."""
-    path = figures_dir() / "done" / run_id() / hashlib.sha1(nodeid.encode()).hexdigest()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(nodeid)
-
-
-def done(nodeids: list[str]) -> bool:
-    folder = figures_dir() / "done" / run_id()
-    return all((folder / hashlib.sha1(n.encode()).hexdigest()).is_file() for n in nodeids)
 
 
 def _value(value: Any) -> str:

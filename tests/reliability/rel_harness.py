@@ -35,7 +35,7 @@ class Size:
 
 
 SIZES = {
-    "ci": Size("ci", load_events=100, fault_tasks=30, fault_rate=0.2, fuzz_examples=300, fuzz_e2e=24, chaos_each=2),
+    "ci": Size("ci", load_events=100, fault_tasks=24, fault_rate=0.1, fuzz_examples=300, fuzz_e2e=24, chaos_each=2),
     "full": Size(
         "full", load_events=1000, fault_tasks=200, fault_rate=0.2, fuzz_examples=3000, fuzz_e2e=150, chaos_each=6
     ),
@@ -133,26 +133,40 @@ def executions(agent: Any) -> dict[str, str]:
     return {e["name"]: e["status"] for page in pages for e in page["executions"]}
 
 
-def drive(agent: Any, task_ids: Iterable[str], timeout: float = 600.0) -> dict[str, dict[str, Any]]:
-    """Play the SQS poller until every named task is terminal, the task queue is empty and their executions ended.
+def drive(
+    agent: Any,
+    task_ids: Iterable[str],
+    timeout: float = 600.0,
+    max_in_flight: int | None = None,
+    housekeeping: Callable[[], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Play the SQS poller until every named task is terminal, the task queue is empty and their executions ended;
+    the task records as they ended.
 
     LocalAgent.run reads each pending task's record on every round; at a thousand tasks that is most of the work,
-    so this driver reads the records in batches, once a second."""
+    so this driver reads the records in batches, once a second. `max_in_flight` caps the running tasks, as an SQS
+    event source's maximum concurrency does (the poller waits); `housekeeping` runs every 15 s."""
     from aws_agent.basics import execution_name
 
     ids = list(dict.fromkeys(task_ids))
     queue = agent.outputs["TaskQueueUrl"]
     deadline = time.monotonic() + timeout
     records: dict[str, dict[str, Any]] = {}
-    last_check = 0.0
+    last_check = last_housekeeping = time.monotonic() - 60
+    in_flight = 0
     while time.monotonic() < deadline:
-        handled = agent.poll_once()
+        handled = agent.poll_once() if max_in_flight is None or in_flight < max_in_flight else 0
+        in_flight += handled
+        if housekeeping is not None and time.monotonic() - last_housekeeping >= 15:
+            last_housekeeping = time.monotonic()
+            housekeeping()
         if handled and time.monotonic() - last_check < 2.0:
             continue
         if time.monotonic() - last_check >= 1.0 or not handled:
             last_check = time.monotonic()
             records = task_records(agent, ids)
-            done = len(records) == len(ids) and all(r.get("status") in TERMINAL for r in records.values())
+            in_flight = sum(1 for r in records.values() if r.get("status") not in TERMINAL)
+            done = len(records) == len(ids) and in_flight == 0
             if done and queue_depth(queue) == 0:
                 names = {execution_name(t) for t in ids}
                 while time.monotonic() < deadline:  # the execution ends just after the terminal record is written

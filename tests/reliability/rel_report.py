@@ -1,10 +1,10 @@
 """pytest plugin: prints the reliability figures at the end of a run.
 
 tests/reliability/conftest.py registers it in every process that collects the suite, so `pytest tests/reliability`
-prints the table. Under pytest-xdist only the controller prints, and the controller does not collect: load the
-plugin there too (`-p tests.reliability.rel_report`, or `pytest_plugins = ["tests.reliability.rel_report"]` in
-tests/conftest.py) and the table follows the run's summary. Until then the workers hand the table over as a
-`ReliabilityFigures` entry of the warnings summary (test_reliability_zz_figures.py).
+and `python tests/reliability/run.py` print the table. Under pytest-xdist only the controller prints, and it does not
+collect: in a plain `pytest -n 2` run the table is printed only if the controller loads this plugin too
+(`-p tests.reliability.rel_report`, or `pytest_plugins = ["tests.reliability.rel_report"]` in tests/conftest.py);
+the figures are in results/reliability/ either way.
 """
 
 from __future__ import annotations

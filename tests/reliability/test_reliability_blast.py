@@ -183,10 +183,6 @@ def _lookalike(state: dict[str, Any]) -> bool:
     return any(str(k).lower().startswith("miyabi") for k in keys)
 
 
-def _ids(records: dict[str, dict[str, Any]], prefix: str) -> list[str]:
-    return sorted(t for t in records if t.startswith(prefix))
-
-
 def test_chaos_run_leaves_unmanaged_resources_untouched(local_agent: Any, observer: Observer, sz: Size) -> None:
     agent = local_agent
     tag = run_tag()
@@ -379,7 +375,7 @@ def test_chaos_run_leaves_unmanaged_resources_untouched(local_agent: Any, observ
         )
 
     submit_all(agent, tasks)
-    plan = FaultPlan(rate=0.1, seed=83)
+    plan = FaultPlan(rate=sz.fault_rate / 2, seed=83)
     with aws_faults(plan, only=lambda target: target != "s3.put_bucket_tagging"):
         records = drive(agent, list(expect), timeout=600)
 

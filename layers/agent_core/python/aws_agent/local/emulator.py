@@ -143,5 +143,32 @@ class Emulator:
                 time.sleep(min(seconds, emulator.max_retry_seconds))
 
         retrier_decl.time = _FastTime()  # type: ignore[assignment]
+        _serialize_dynamodb_writes()
         logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def _serialize_dynamodb_writes() -> None:
+    """Make moto's DynamoDB writes atomic, as DynamoDB's are.
+
+    moto checks a write's condition and then applies it as two steps, and TransactWriteItems deep-copies whole tables
+    for its rollback. With the emulator's concurrent executions, two conditional writers could both win, and a copy
+    could race a write (moto answers 500 "dictionary changed size during iteration"); hundreds of concurrent
+    transactions also held hundreds of table copies at once. DynamoDB serializes writes per item; the emulator
+    serializes them per process (scans and queries too, which iterate over the tables), which is stricter."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "scan", "query"):
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_emulator_serialized", False):
+            continue
+
+        def serialized(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _DYNAMODB_LOCK:
+                return _original(self, *args, **kwargs)
+
+        serialized._emulator_serialized = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialized)
