@@ -90,6 +90,7 @@ class ResourceManagementPolicy(Construct):
                 actions=[
                     "s3:CreateBucket",
                     "s3:PutBucketTagging",
+                    "s3:TagResource",  # beyond the spec's list: tags given to CreateBucket itself
                     "s3:GetBucketTagging",
                     "s3:PutEncryptionConfiguration",
                     "s3:PutBucketPublicAccessBlock",

@@ -140,6 +140,39 @@ def test_create_adopts_an_untagged_bucket_only_under_the_task_derived_name(make_
     assert provider.create(ctx).tags["MiyabiTask"] == "issue-7"
 
 
+def test_create_sends_the_tags_with_create_bucket(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx(S3, {"bucket_name": BUCKET, "tags": {"Team": "web"}}, task_id="task-0001")
+    sent: list[dict[str, Any]] = []
+    client = ctx.client("s3")
+    client.meta.events.register("provide-client-params.s3.CreateBucket", lambda params, **_: sent.append(params))
+    ctx.client = lambda service: client  # type: ignore[method-assign]
+    provider.create(ctx)
+    tags = {t["Key"]: t["Value"] for t in sent[0]["CreateBucketConfiguration"]["Tags"]}
+    assert tags == {
+        "Team": "web",
+        "MiyabiManaged": "true",
+        "MiyabiAgent": tags["MiyabiAgent"],
+        "MiyabiTask": "task-0001",
+    }
+
+
+def test_create_whose_tagging_fails_for_good_removes_the_new_bucket(make_ctx: MakeCtx) -> None:
+    """An untagged bucket under a chosen name could not be resumed by a replay: the create is undone instead."""
+    ctx = make_ctx(S3, {"bucket_name": BUCKET}, task_id="task-0001")
+    client = ctx.client("s3")
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutBucketTagging")
+
+    client.meta.events.register("before-call.s3.PutBucketTagging", refuse)
+    ctx.client = lambda service: client  # type: ignore[method-assign]
+    with pytest.raises(Exception, match="tag bucket"):
+        provider.create(ctx)
+    assert BUCKET not in bucket_names()
+    # The replay then creates the bucket afresh.
+    assert create(make_ctx).tags["MiyabiTask"] == "task-0001"
+
+
 def test_create_conflicts_with_another_tasks_bucket(make_ctx: MakeCtx) -> None:
     create(make_ctx, task_id="task-A")
     with pytest.raises(ResourceConflict, match="belongs to task task-A"):

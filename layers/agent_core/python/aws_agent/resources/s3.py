@@ -200,9 +200,13 @@ class S3BucketProvider(ResourceProvider):
         # the agent must never take over (tag, re-encrypt) an existing bucket that another task or a human made.
         if self._owned(ctx, s3, name):
             return self._resume(ctx, s3, name, settings)
-        request: dict[str, Any] = {"Bucket": name}
+        tags = ctx.managed_tags()
+        # Tagged at creation (S3 accepts Tags in CreateBucketConfiguration), so no bucket of the agent ever exists
+        # without its MiyabiTask tag; the PutBucketTagging below is kept for endpoints that ignore creation tags.
+        configuration: dict[str, Any] = {"Tags": tag_list(tags)}
         if ctx.task.region != "us-east-1":
-            request["CreateBucketConfiguration"] = {"LocationConstraint": ctx.task.region}
+            configuration["LocationConstraint"] = ctx.task.region
+        request: dict[str, Any] = {"Bucket": name, "CreateBucketConfiguration": configuration}
         try:
             s3.create_bucket(**request)
         except ClientError as exc:
@@ -216,7 +220,7 @@ class S3BucketProvider(ResourceProvider):
                 ) from exc
             raise aws_error(exc, f"create bucket {name}") from exc
         # Tag first: a bucket that carries its MiyabiTask tag can be resumed by a replay if a later step fails.
-        self._put_tags(s3, name, ctx.managed_tags())
+        self._tag_new_bucket(s3, name, tags)
         self._configure(s3, name, settings)
         return self.status(ctx, name)
 
@@ -445,6 +449,24 @@ class S3BucketProvider(ResourceProvider):
             if error_code(exc) == "NoSuchTagSet":
                 return {}
             raise aws_error(exc, f"get tags of bucket {name}", not_found=f"S3 bucket {name} does not exist") from exc
+
+    def _tag_new_bucket(self, s3: Any, name: str, tags: dict[str, str]) -> None:
+        """Tag the bucket this create just made; if that fails for good, remove the (empty) bucket again.
+
+        An untagged bucket under a name the task chose is indistinguishable from a human's, so a replay would have
+        to refuse it: rather than leave it behind unrecorded, the create is undone and the error propagates (a
+        transient one is retried by the state machine, which then creates the bucket afresh)."""
+        try:
+            self._put_tags(s3, name, tags)
+        except Exception as tagging_error:
+            try:
+                s3.delete_bucket(Bucket=name)
+            except ClientError as exc:
+                raise ResourceConflict(
+                    f"bucket {name} was created but could not be tagged ({tagging_error}) nor removed "
+                    f"({error_code(exc)}); delete it or tag it {TASK_TAG}=<task id> by hand before a replay"
+                ) from exc
+            raise
 
     @staticmethod
     def _put_tags(s3: Any, name: str, tags: dict[str, str]) -> None:
