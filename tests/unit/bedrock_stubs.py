@@ -52,7 +52,11 @@ def converse_response(
     return {
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": stop_reason,
-        "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens},
+        "usage": {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        },
         "metrics": {"latencyMs": latency_ms},
     }
 
