@@ -80,7 +80,7 @@ def enabled(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], s
     error = None
     try:
         app.synth()
-        template = Template.from_stack(stack).to_json()
+        template = dict(Template.from_stack(stack).to_json())
     except RuntimeError as exc:  # cdk-nag findings: keep the template to show what was found
         error = str(exc)
         template = json.loads((Path(outdir) / f"{stack.artifact_id}.template.json").read_text())
