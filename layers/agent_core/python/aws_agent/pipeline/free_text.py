@@ -89,7 +89,7 @@ def _add_metrics(decision: Decision) -> None:
     if decision.usage is not None and (decision.usage.input_tokens or decision.usage.output_tokens):
         metrics.add_metric(name="BedrockInputTokens", unit=MetricUnit.Count, value=decision.usage.input_tokens)
         metrics.add_metric(name="BedrockOutputTokens", unit=MetricUnit.Count, value=decision.usage.output_tokens)
-    if decision.usage is not None and decision.usage.wall_ms:
+    if decision.usage is not None:  # a call was made (the injection check may refuse before any)
         metrics.add_metric(name="BedrockLatency", unit=MetricUnit.Milliseconds, value=decision.usage.wall_ms)
 
 
