@@ -230,6 +230,32 @@ def test_a_model_that_asks_for_more_than_the_text_is_rejected(answer: dict[str, 
     assert decision.outcome == "reject" and decision.reason == reason
 
 
+def test_an_account_id_from_the_directory_of_a_named_account_is_in_scope() -> None:
+    the_issue = issue("Stop EC2 instance i-0123456789abcdef0 in the Apollo account")
+    answer = tool_input(
+        "UpdateResource",
+        "Ec2Instance",
+        account_name="Apollo",
+        account_id="222222222222",
+        parameters={"action": "stop", "instance_id": "i-0123456789abcdef0"},
+    )
+    with stubbed() as stub:
+        expect(stub, converse_response(answer), the_issue, ACCOUNTS)
+        decision = _decide(the_issue)
+    assert decision.outcome == "model" and decision.analysis.account_id == "222222222222"
+    assert decision.analysis.parameters == {"action": "stop", "instance_id": "i-0123456789abcdef0"}
+
+
+def test_an_account_id_the_text_never_names_is_rejected() -> None:
+    the_issue = issue("Stop EC2 instance i-0123456789abcdef0 in the Apollo account")
+    answer = tool_input("UpdateResource", "Ec2Instance", account_id="444444444444", parameters={"action": "stop"})
+    with stubbed() as stub:
+        expect(stub, converse_response(answer), the_issue, ACCOUNTS)
+        decision = _decide(the_issue)
+    assert decision.outcome == "reject"
+    assert decision.reason == "the model targets account '444444444444', which the request never names"
+
+
 def test_no_example_issue_reads_as_an_injection() -> None:
     flagged = {
         e.id: reason

@@ -69,15 +69,20 @@ def _destructive(proposal: ModelProposal) -> bool:
     return proposal.task_type is AwsTaskType.DELETE_RESOURCE or action in DESTRUCTIVE_ACTIONS
 
 
-def _out_of_scope(issue: IssueRef, proposal: ModelProposal) -> str | None:
+def _out_of_scope(issue: IssueRef, proposal: ModelProposal, accounts: dict[str, str]) -> str | None:
     """What the model asks for beyond the text: a destructive operation or an account it never names."""
     action = str(proposal.parameters.get("action") or "").lower() or None
     if _destructive(proposal) and not names_operation(issue, proposal.task_type, action):
         what = f"{proposal.task_type.value}" + (f" ({action})" if action else "")
         return f"the model asked for {what}, which the request never names"
-    for value in (proposal.account_id, proposal.account_name):
-        if value is not None and not grounded(issue, value):
-            return f"the model targets account {value!r}, which the request never names"
+    named = proposal.account_name
+    if named is not None and not grounded(issue, named):
+        return f"the model targets account {named!r}, which the request never names"
+    # An id is in scope when written, or when it is the directory's id of the account the text names.
+    directory = {name.lower(): account for name, account in accounts.items()}
+    via_name = directory.get(named.lower()) if named else None
+    if proposal.account_id is not None and proposal.account_id != via_name and not grounded(issue, proposal.account_id):
+        return f"the model targets account {proposal.account_id!r}, which the request never names"
     return None
 
 
@@ -142,7 +147,7 @@ def decide(issue: IssueRef, accounts: dict[str, str], client: Any, config: Bedro
             f": {proposal.summary[:200]}" if proposal.summary else ""
         )
         return base
-    scope = _out_of_scope(issue, proposal)
+    scope = _out_of_scope(issue, proposal, accounts)
     if scope is not None:
         base.outcome, base.reason = "reject", scope
         return base
