@@ -35,8 +35,10 @@ def _issue_task(task_id: str, title: str, body: str = "") -> dict[str, Any]:
 
 def _outcome(agent: Any, task_id: str) -> tuple[str | None, str, list[dict[str, Any]]]:
     statuses = agent.run([task_id], timeout=120)
+    # The record turns terminal before the finisher publishes: wait for the execution's end, then read events.
+    execution = agent.execution_status(task_id, timeout=60)
     events = [e for e in agent.results() if e["detail"].get("task_id") == task_id]
-    return statuses[task_id], agent.execution_status(task_id), events
+    return statuses[task_id], execution, events
 
 
 def test_model_reading_runs_to_completion(agent: Any) -> None:
