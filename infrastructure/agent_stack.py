@@ -9,6 +9,7 @@ from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
+from .bedrock import grant_bedrock_analyzer
 from .functions import AgentFunctions, timeout_of
 from .messaging import AgentMessaging
 from .nag import acknowledge, executions_of, wildcard
@@ -48,6 +49,7 @@ class AgentStack(Stack):
             },
         )
         grant_pipeline_access(self.functions, self.state, self.messaging)
+        grant_bedrock_analyzer(self.functions["analyze"], parsed_config.bedrock, self.messaging.bus)
         ResourceManagementPolicy(
             self,
             "ResourceManagement",

@@ -7,6 +7,6 @@ from aws_agent.pipeline.analyze import analyze
 from aws_agent.pipeline.runtime import runtime
 
 
-@step_handler("analyze")
+@step_handler("analyze", with_metrics=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return analyze(runtime(), event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .model import AccountId, AwsResourceType, Region
 
@@ -22,6 +22,32 @@ class OptimizationConfig(BaseModel):
     max_actions_per_account: Annotated[int, Field(ge=0)] = 50
     max_percent_per_account: Annotated[float, Field(ge=0, le=100)] = 50.0
     concurrency: Annotated[int, Field(ge=1, le=1000)] = 20  # Map concurrency over account x region
+
+
+class BedrockConfig(BaseModel):
+    """The optional Bedrock analyzer of free-text issues (see aws_agent.analysis.bedrock); off unless enabled."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    enabled: bool = False
+    # A foundation-model id, a cross-region inference-profile id ("us.anthropic..."), or either's full ARN.
+    model_id: Annotated[str, StringConstraints(min_length=1, max_length=2048)] = (
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    )
+    region: Region | None = None  # default: the agent's own region
+    # Below this self-reported confidence the task asks for clarification instead of acting.
+    confidence_threshold: Annotated[float, Field(ge=0, le=1)] = 0.7
+    max_tokens: Annotated[int, Field(ge=256, le=8192)] = 1024
+    # The analyze Lambda has 60 s: every attempt must fit (attempts x (connect + read) < 55 s).
+    connect_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 3.0
+    read_timeout_seconds: Annotated[float, Field(gt=0, le=50)] = 20.0
+    max_attempts: Annotated[int, Field(ge=1, le=3)] = 2
+
+    @model_validator(mode="after")
+    def _fits_the_lambda_timeout(self) -> BedrockConfig:
+        if self.max_attempts * (self.connect_timeout_seconds + self.read_timeout_seconds) >= 55:
+            raise ValueError("bedrock: max_attempts x (connect + read timeout) must stay under 55 s")
+        return self
 
 
 class AgentConfig(BaseModel):
@@ -48,3 +74,4 @@ class AgentConfig(BaseModel):
     default_ec2_instance_type: str = "t3.micro"
     max_ec2_instances_per_task: Annotated[int, Field(ge=1, le=20)] = 1
     optimization: OptimizationConfig = Field(default_factory=OptimizationConfig)
+    bedrock: BedrockConfig = Field(default_factory=BedrockConfig)

@@ -16,6 +16,7 @@ TASK_REQUESTED = "AwsTaskRequested"
 TASK_COMPLETED = "AwsTaskCompleted"
 TASK_FAILED = "AwsTaskFailed"
 COST_REPORT_READY = "CostReportReady"
+CLARIFICATION_REQUESTED = "ClarificationRequested"
 
 MAX_TITLE_CHARS = 512
 MAX_BODY_CHARS = 65_536
@@ -125,9 +126,40 @@ class CostReportSummary(_Strict):
     generated_at: datetime = Field(default_factory=utc_now)
 
 
+class AnalyzerReading(_Strict):
+    """What one analyzer read from an issue: its task type and resource type, or why it refused."""
+
+    task_type: AwsTaskType | None = None
+    resource_type: AwsResourceType | None = None
+    confidence: float | None = Field(default=None, description="the model's self-reported confidence (0-1)")
+    error: str | None = Field(default=None, description="why the analyzer could not read a task")
+
+
+class ClarificationRequest(_Strict):
+    """detail of `ClarificationRequested` (source `miyabi.aws-agent`): the issue needs a human's answer first.
+
+    The task ends `Cancelled` and no action is taken; this is its one outcome event (no AwsTaskFailed follows).
+    """
+
+    version: Literal["1"] = CONTRACT_VERSION
+    task_id: str
+    status: TaskStatus = TaskStatus.CANCELLED
+    issue_number: int | None = None
+    issue_url: str | None = None
+    reason: Literal["low-confidence", "disagreement"] = Field(
+        description="low-confidence: the model was unsure; disagreement: model and rules read different tasks"
+    )
+    message: str = Field(description="what is unclear, for a human")
+    questions: list[str] = Field(default_factory=list, description="what the issue's author should answer")
+    model: AnalyzerReading = Field(description="what the Bedrock analyzer read")
+    rules: AnalyzerReading = Field(description="what the rule-based analyzer read")
+    requested_at: datetime = Field(default_factory=utc_now)
+
+
 SCHEMAS: dict[str, type[BaseModel]] = {
     "AwsTaskRequested": TaskRequest,
     "AwsTaskCompleted": TaskOutcome,
     "AwsTaskFailed": TaskOutcome,
     "CostReportReady": CostReportSummary,
+    "ClarificationRequested": ClarificationRequest,
 }

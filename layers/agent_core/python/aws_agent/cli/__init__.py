@@ -243,3 +243,7 @@ def cost_report(
 from .redrive import redrive_command  # noqa: E402  (a light module: boto3 loads when the command runs)
 
 app.command("redrive")(redrive_command)
+
+from .analyze import analyze_eval_command  # noqa: E402  (light: the analyzers load when the command runs)
+
+app.command("analyze-eval")(analyze_eval_command)

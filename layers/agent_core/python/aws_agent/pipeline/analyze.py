@@ -1,18 +1,25 @@
-"""Analysis: validate the event, turn a structured task or a GitHub issue into an AwsTask, record it InProgress."""
+"""Analysis: validate the event, turn a structured task or a GitHub issue into an AwsTask, record it InProgress.
+
+An issue is read by the rule-based analyzer, or, when `bedrock.enabled` is set in the configuration, by Claude on
+Amazon Bedrock checked against the rules (pipeline/free_text.py), which falls back to the rules' reading.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from ..assignment import decision_maker_for
-from ..errors import InvalidTaskEvent, TaskAnalysisError, UnsupportedOperation
+from ..errors import AgentError, InvalidTaskEvent, TaskAnalysisError, UnsupportedOperation
 from ..events import ORCHESTRATOR_SOURCE, TASK_REQUESTED, TaskRequest
 from ..model import AwsTask, AwsTaskType
 from ..registry import encode_task_fields
 from ..resources import provider_for
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from ..analysis.rules import Analysis
 
 # Task types the pipeline runs today; the others arrive with their own workflows (cost, audit, health).
 PIPELINE_TASK_TYPES = frozenset(
@@ -59,7 +66,10 @@ def parse_request(event: dict[str, Any]) -> TaskRequest:
         raise InvalidTaskEvent(f"invalid AwsTaskRequested detail: {describe_validation_error(exc)}") from exc
 
 
-def build_task(rt: Runtime, task_id: str, request: TaskRequest) -> tuple[AwsTask, dict[str, str]]:
+def build_task(
+    rt: Runtime, task_id: str, request: TaskRequest, draft: Analysis | None = None
+) -> tuple[AwsTask, dict[str, str]]:
+    """The AwsTask of a request; `draft` is an issue's reading made elsewhere (the Bedrock analyzer)."""
     accounts = rt.settings.config.accounts
     evidence: dict[str, str] = {}
     if request.task is not None:
@@ -72,7 +82,7 @@ def build_task(rt: Runtime, task_id: str, request: TaskRequest) -> tuple[AwsTask
         from ..analysis.rules import analyze_issue
 
         assert request.issue is not None
-        found = analyze_issue(request.issue, accounts=accounts)
+        found = draft or analyze_issue(request.issue, accounts=accounts)
         task_type, resource_type, parameters = found.task_type, found.resource_type, dict(found.parameters)
         account_id, account_name, region = found.account_id, found.account_name, found.region
         dependencies = []
@@ -110,9 +120,21 @@ def build_task(rt: Runtime, task_id: str, request: TaskRequest) -> tuple[AwsTask
 def analyze(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
     task_id = str(state["task_id"])
     request = parse_request(state.get("event") or {})
-    task, evidence = build_task(rt, task_id, request)
+    draft: Analysis | None = None
+    analyzer_fields: dict[str, Any] = {}
+    if request.issue is not None and rt.settings.config.bedrock.enabled:
+        from .free_text import read_with_bedrock
+
+        draft, analyzer_fields = read_with_bedrock(rt, task_id, request.issue)
+    try:
+        task, evidence = build_task(rt, task_id, request, draft)
+    except AgentError:
+        if analyzer_fields:  # the failure record keeps what the model said and cost
+            rt.tasks.annotate(task_id, encode_task_fields(analyzer_fields))
+        raise
     fields = task.model_dump(mode="json", exclude={"id", "status", "completed_at"})
     fields["evidence"] = evidence
+    fields.update(analyzer_fields)
     if request.issue is not None:
         fields["issue_number"] = request.issue.number
     rt.tasks.start(task_id, encode_task_fields(fields))
