@@ -24,6 +24,24 @@ class OptimizationConfig(BaseModel):
     concurrency: Annotated[int, Field(ge=1, le=1000)] = 20  # Map concurrency over account x region
 
 
+class HealthConfig(BaseModel):
+    """Alarms, health routing, auto-healing and the health sweep (see aws_agent.health)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    # Every alarm the agent owns is named <alarm_prefix>/<account>/<type>/<id>/<metric>; the health rule matches it.
+    alarm_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = "miyabi"
+    # Threshold overrides by "<ResourceType>.<Metric>", e.g. {"Ec2Instance.CPUUtilization": 95}.
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    sweep_schedule: str = "rate(1 hour)"  # an EventBridge schedule expression
+    heal_enabled: bool = True
+    heal_dry_run: bool = False  # decide and record, but make no heal call
+    heal_min_autonomy: Annotated[int, Field(ge=0, le=10)] = 5  # a service agent heals itself from this level on
+    heal_max_attempts: Annotated[int, Field(ge=0, le=20)] = 3  # per resource and window, then HealEscalated
+    heal_window_minutes: Annotated[int, Field(ge=1, le=10_080)] = 60
+    lambda_alias: str = "live"  # the alias a Lambda rollback moves back one published version
+
+
 class AgentConfig(BaseModel):
     """Policy knobs, from the `AGENT_CONFIG` JSON (CDK context `aws-agent:config` in the cloud)."""
 
@@ -48,3 +66,4 @@ class AgentConfig(BaseModel):
     default_ec2_instance_type: str = "t3.micro"
     max_ec2_instances_per_task: Annotated[int, Field(ge=1, le=20)] = 1
     optimization: OptimizationConfig = Field(default_factory=OptimizationConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
