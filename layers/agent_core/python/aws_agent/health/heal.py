@@ -139,7 +139,7 @@ def claim_attempt(rt: Runtime, resource: Managed, config: HealthConfig, now: flo
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#name": "name"},
                 ExpressionAttributeValues={k: {"N": str(v)} for k, v in used.items()},
-                ReturnValues="UPDATED_NEW",
+                ReturnValues="ALL_NEW",
             )
             return True, int(response["Attributes"]["heal_attempts"]["N"])
         except ClientError as exc:
