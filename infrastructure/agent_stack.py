@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from .functions import AgentFunctions, timeout_of
+from .health import HealthMonitoring
 from .messaging import AgentMessaging
 from .nag import acknowledge, executions_of, wildcard
 from .optimization import OptimizationWorkflow
@@ -92,6 +93,14 @@ class AgentStack(Stack):
                 report_batch_item_failures=True,
                 max_batching_window=Duration.seconds(1),
             )
+        )
+        self.health = HealthMonitoring(
+            self,
+            "Health",
+            functions=self.functions.by_step,
+            state=self.state,
+            bus=self.messaging.bus,
+            config=parsed_config,
         )
         self._outputs()
 
