@@ -215,7 +215,8 @@ class HealthMonitoring(Construct):
         health_states = ("Healthy", "Degraded", "Unhealthy", "Unknown")
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.days(1))
         dashboard.add_widgets(
-            graph("Tasks by status", [metric("TasksCompleted", label="Completed"), metric("TasksFailed", label="Failed")]),
+            graph("Tasks by status",
+                  [metric("TasksCompleted", label="Completed"), metric("TasksFailed", label="Failed")]),
             graph("Failures", [metric("TasksFailed", label="Failed tasks"), metric("HealEscalations")]),
             graph("Service agents by health",
                   [metric(f"ServiceAgents{s}", "Maximum", s) for s in health_states]),

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import boto3
-import pytest
 
 from aws_agent.config import AgentConfig, HealthConfig
 from aws_agent.model import AwsResourceType, AwsTask, AwsTaskType, ResourceState
@@ -65,11 +64,6 @@ def make_runtime(health: HealthConfig | None = None) -> Runtime:
     rt = Runtime(settings)
     rt.observer_url = url  # type: ignore[attr-defined]
     return rt
-
-
-@pytest.fixture
-def rt(mocked_aws: None) -> Runtime:
-    return make_runtime()
 
 
 def received(rt: Runtime) -> list[dict[str, Any]]:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from health_fixtures import ACCOUNT, MEMBER, alarm_names, make_runtime, member_session, register
 
 from aws_agent.config import HealthConfig
 from aws_agent.health.alarms import ALARM_SETS, Managed, alarm_name, alarm_request, alarm_set, parse_alarm_name
 from aws_agent.model import AwsResourceType, HealthStatus, ResourceState
 from aws_agent.pipeline.runtime import Runtime
 
-from health_fixtures import ACCOUNT, MEMBER, alarm_names, member_session, register, rt  # noqa: F401
+
+@pytest.fixture
+def rt(mocked_aws: None) -> Runtime:
+    return make_runtime()
+
 
 NO_HEALTH_METRIC = {
     AwsResourceType.S3_BUCKET,
@@ -38,7 +43,9 @@ def test_names_follow_one_convention_and_parse_back() -> None:
         ACCOUNT, AwsResourceType.EC2_INSTANCE, "i-0abc", "StatusCheckFailed")  # fmt: skip
     assert parse_alarm_name("miyabi", "someone-elses-alarm") is None
     long_id = "x" * 400
-    long_name = alarm_name("miyabi", Managed(ACCOUNT, "us-east-1", AwsResourceType.SNS, long_id), ALARM_SETS[AwsResourceType.SNS][0])
+    long_name = alarm_name(
+        "miyabi", Managed(ACCOUNT, "us-east-1", AwsResourceType.SNS, long_id), ALARM_SETS[AwsResourceType.SNS][0]
+    )
     assert len(long_name) <= 255
 
 
@@ -64,7 +71,7 @@ def test_thresholds_are_configuration() -> None:
     ],
 )
 def test_registration_creates_and_deletion_removes_the_alarm_set(
-    rt: Runtime, resource_type: AwsResourceType, resource_id: str, metrics: set[str]  # noqa: F811
+    rt: Runtime, resource_type: AwsResourceType, resource_id: str, metrics: set[str]
 ) -> None:
     result = register(rt, resource_type, resource_id)
     assert result["alarms"] == {"created": len(metrics), "deleted": 0}
@@ -83,14 +90,16 @@ def test_registration_creates_and_deletion_removes_the_alarm_set(
     assert alarm_names() == {}
 
 
-def test_ec2_alarm_watches_the_instance(rt: Runtime) -> None:  # noqa: F811
+def test_ec2_alarm_watches_the_instance(rt: Runtime) -> None:
     register(rt, AwsResourceType.EC2_INSTANCE, "i-0123456789abcdef0")
     alarm = alarm_names()[f"miyabi/{ACCOUNT}/Ec2Instance/i-0123456789abcdef0/StatusCheckFailed"]
-    assert alarm["Namespace"] == "AWS/EC2" and alarm["Dimensions"] == [{"Name": "InstanceId", "Value": "i-0123456789abcdef0"}]
+    assert alarm["Namespace"] == "AWS/EC2" and alarm["Dimensions"] == [
+        {"Name": "InstanceId", "Value": "i-0123456789abcdef0"}
+    ]
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["Statistic"] == "Maximum"
 
 
-def test_alarms_of_a_member_account_resource_live_in_that_account(rt: Runtime) -> None:  # noqa: F811
+def test_alarms_of_a_member_account_resource_live_in_that_account(rt: Runtime) -> None:
     register(rt, AwsResourceType.LAMBDA_FUNCTION, "member-fn", account_id=MEMBER)
     assert alarm_names() == {}  # nothing in the agent's own account
     assert set(alarm_names(member_session())) == {
@@ -99,5 +108,5 @@ def test_alarms_of_a_member_account_resource_live_in_that_account(rt: Runtime) -
     }
 
 
-def test_types_without_a_health_metric_make_no_call(rt: Runtime) -> None:  # noqa: F811
+def test_types_without_a_health_metric_make_no_call(rt: Runtime) -> None:
     assert register(rt, AwsResourceType.S3_BUCKET, "bucket")["alarms"] == {"created": 0, "deleted": 0}

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from health_fixtures import ACCOUNT, alarm_event, make_runtime, received, register
 
 from aws_agent.aws import SessionFactory
 from aws_agent.health.alarms import Managed
@@ -17,7 +18,10 @@ from aws_agent.health.routing import route
 from aws_agent.model import AwsResourceType
 from aws_agent.pipeline.runtime import Runtime
 
-from health_fixtures import ACCOUNT, alarm_event, received, register, rt  # noqa: F401
+
+@pytest.fixture
+def rt(mocked_aws: None) -> Runtime:
+    return make_runtime()
 
 
 @pytest.fixture
@@ -60,7 +64,7 @@ def _status_alarm(instance: str) -> str:
     return f"miyabi/{ACCOUNT}/Ec2Instance/{instance}/StatusCheckFailed"
 
 
-def _flap(rt: Runtime, alarm: str, times: int) -> list[dict[str, Any]]:  # noqa: F811
+def _flap(rt: Runtime, alarm: str, times: int) -> list[dict[str, Any]]:
     """The alarm goes ALARM → OK `times` times (each ALARM is one state-change event)."""
     results = []
     for minute in range(times):
@@ -69,7 +73,7 @@ def _flap(rt: Runtime, alarm: str, times: int) -> list[dict[str, Any]]:  # noqa:
     return results
 
 
-def test_ec2_is_rebooted_within_its_bound_then_escalated_once(rt: Runtime, calls: list) -> None:  # noqa: F811
+def test_ec2_is_rebooted_within_its_bound_then_escalated_once(rt: Runtime, calls: list) -> None:
     rt.settings.config.health.heal_max_attempts = 2
     instance = _instance({"MiyabiManaged": "true"})
     register(rt, AwsResourceType.EC2_INSTANCE, instance)
@@ -81,7 +85,7 @@ def test_ec2_is_rebooted_within_its_bound_then_escalated_once(rt: Runtime, calls
     assert escalations[0]["detail"]["reason"] == "attempts-exhausted" and escalations[0]["detail"]["attempts"] == 2
 
 
-def test_a_new_window_allows_healing_again(rt: Runtime, calls: list) -> None:  # noqa: F811
+def test_a_new_window_allows_healing_again(rt: Runtime, calls: list) -> None:
     rt.settings.config.health.heal_max_attempts = 1
     instance = _instance({"MiyabiManaged": "true"})
     register(rt, AwsResourceType.EC2_INSTANCE, instance)
@@ -92,7 +96,7 @@ def test_a_new_window_allows_healing_again(rt: Runtime, calls: list) -> None:  #
     assert len(calls) == 2
 
 
-def test_unmanaged_instance_is_never_touched(rt: Runtime, calls: list) -> None:  # noqa: F811
+def test_unmanaged_instance_is_never_touched(rt: Runtime, calls: list) -> None:
     instance = _instance({})
     register(rt, AwsResourceType.EC2_INSTANCE, instance)
     result = _flap(rt, _status_alarm(instance), 1)[0]
@@ -100,7 +104,7 @@ def test_unmanaged_instance_is_never_touched(rt: Runtime, calls: list) -> None: 
     assert [e["detail"]["reason"] for e in received(rt) if e["detail-type"] == "HealEscalated"] == ["not-managed"]
 
 
-def test_dry_run_decides_but_does_not_reboot(rt: Runtime, calls: list) -> None:  # noqa: F811
+def test_dry_run_decides_but_does_not_reboot(rt: Runtime, calls: list) -> None:
     rt.settings.config.health.heal_dry_run = True
     instance = _instance({"MiyabiManaged": "true"})
     register(rt, AwsResourceType.EC2_INSTANCE, instance)
@@ -109,7 +113,7 @@ def test_dry_run_decides_but_does_not_reboot(rt: Runtime, calls: list) -> None: 
     assert calls == []
 
 
-def test_low_autonomy_escalates_instead_of_acting(rt: Runtime, calls: list) -> None:  # noqa: F811
+def test_low_autonomy_escalates_instead_of_acting(rt: Runtime, calls: list) -> None:
     register(rt, AwsResourceType.RDS_INSTANCE, "orders-db")  # RDS autonomy 4 < 5
     alarm = f"miyabi/{ACCOUNT}/RdsInstance/orders-db/DatabaseConnections"
     result = route(rt, alarm_event(alarm, "ALARM", "2026-01-01T10:00:00.000+0000"))
@@ -125,9 +129,7 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
-def test_lambda_alias_rolls_back_one_published_version(
-    rt: Runtime, calls: list, lambda_execution_role: str  # noqa: F811
-) -> None:
+def test_lambda_alias_rolls_back_one_published_version(rt: Runtime, calls: list, lambda_execution_role: str) -> None:
     lam = boto3.client("lambda", region_name="us-east-1")
     lam.create_function(FunctionName="api", Runtime="python3.12", Role=lambda_execution_role, Handler="handler.handler",
                         Code={"ZipFile": _zip()}, Tags={"MiyabiManaged": "true"})  # fmt: skip
@@ -136,12 +138,16 @@ def test_lambda_alias_rolls_back_one_published_version(
     v2 = lam.publish_version(FunctionName="api")["Version"]
     lam.create_alias(FunctionName="api", Name="live", FunctionVersion=v2)
     register(rt, AwsResourceType.LAMBDA_FUNCTION, "api")
-    result = route(rt, alarm_event(f"miyabi/{ACCOUNT}/LambdaFunction/api/Errors", "ALARM", "2026-01-01T10:00:00.000+0000"))
+    result = route(
+        rt, alarm_event(f"miyabi/{ACCOUNT}/LambdaFunction/api/Errors", "ALARM", "2026-01-01T10:00:00.000+0000")
+    )
     assert result["health"] == "Unhealthy"
     assert result["heal"] == {"healed": True, "dry_run": False, "action": "rollback", "attempts": 1, "alias": "live",
                               "from_version": v2, "to_version": "1"}  # fmt: skip
     assert lam.get_alias(FunctionName="api", Name="live")["FunctionVersion"] == "1"
     # At version 1 there is nothing older: the next failure escalates instead of looping.
     route(rt, alarm_event(f"miyabi/{ACCOUNT}/LambdaFunction/api/Errors", "OK", "2026-01-01T10:01:00.000+0000"))
-    again = route(rt, alarm_event(f"miyabi/{ACCOUNT}/LambdaFunction/api/Errors", "ALARM", "2026-01-01T10:02:00.000+0000"))
+    again = route(
+        rt, alarm_event(f"miyabi/{ACCOUNT}/LambdaFunction/api/Errors", "ALARM", "2026-01-01T10:02:00.000+0000")
+    )
     assert again["heal"]["reason"] == "heal-failed" and "no earlier version" in again["heal"]["message"]

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from health_fixtures import ACCOUNT, alarm_event, make_runtime, received, register
 
 from aws_agent.errors import InvalidTaskEvent
 from aws_agent.health.routing import normalize_timestamp, route
 from aws_agent.model import AwsResourceType
 from aws_agent.pipeline.runtime import Runtime
 
-from health_fixtures import ACCOUNT, alarm_event, received, register, rt  # noqa: F401
+
+@pytest.fixture
+def rt(mocked_aws: None) -> Runtime:
+    return make_runtime()
+
 
 FN = "api-handler"
 ERRORS = f"miyabi/{ACCOUNT}/LambdaFunction/{FN}/Errors"
@@ -18,13 +23,13 @@ THROTTLES = f"miyabi/{ACCOUNT}/LambdaFunction/{FN}/Throttles"
 KEY = f"{ACCOUNT}#us-east-1#LambdaFunction#{FN}"
 
 
-def _agent(rt: Runtime) -> dict:  # noqa: F811
+def _agent(rt: Runtime) -> dict:
     item = boto3.client("dynamodb", region_name="us-east-1").get_item(TableName="agents", Key={"name": {"S": KEY}})
     return item["Item"]
 
 
 @pytest.fixture
-def registered(rt: Runtime) -> Runtime:  # noqa: F811
+def registered(rt: Runtime) -> Runtime:
     register(rt, AwsResourceType.LAMBDA_FUNCTION, FN)
     # Routing alone: auto-healing has its own tests.
     rt.settings.config.health.heal_enabled = False
@@ -118,7 +123,7 @@ def test_foreign_and_unknown_alarms_are_ignored(registered: Runtime) -> None:
 
 
 def test_malformed_events_fail_clearly(registered: Runtime) -> None:
-    with pytest.raises(InvalidTaskEvent, match="aws.cloudwatch"):
+    with pytest.raises(InvalidTaskEvent, match=r"aws\.cloudwatch"):
         route(registered, {"source": "evil", "detail-type": "x", "detail": {}})
     broken = alarm_event(ERRORS, "ALARM", "not a time")
     with pytest.raises(InvalidTaskEvent, match="ISO 8601"):

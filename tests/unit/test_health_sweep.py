@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from health_fixtures import ACCOUNT, MEMBER, alarm_names, make_runtime, member_session, register
 
 from aws_agent.errors import TaskAnalysisError
 from aws_agent.health.sweep import scheduled_sweep, sweep
@@ -11,10 +12,13 @@ from aws_agent.model import AwsResourceType, ResourceState
 from aws_agent.pipeline import execute, finish
 from aws_agent.pipeline.runtime import Runtime
 
-from health_fixtures import ACCOUNT, MEMBER, alarm_names, member_session, register, rt  # noqa: F401
+
+@pytest.fixture
+def rt(mocked_aws: None) -> Runtime:
+    return make_runtime()
 
 
-def _fleet(rt: Runtime) -> str:  # noqa: F811
+def _fleet(rt: Runtime) -> str:
     ec2 = boto3.client("ec2", region_name="us-east-1")
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
@@ -26,11 +30,13 @@ def _fleet(rt: Runtime) -> str:  # noqa: F811
     return str(instance)
 
 
-def test_sweep_repairs_a_deleted_alarm_and_reports_full_coverage(rt: Runtime) -> None:  # noqa: F811
+def test_sweep_repairs_a_deleted_alarm_and_reports_full_coverage(rt: Runtime) -> None:
     instance = _fleet(rt)
     lost = f"miyabi/{ACCOUNT}/Ec2Instance/{instance}/CPUUtilization"
     boto3.client("cloudwatch", region_name="us-east-1").delete_alarms(AlarmNames=[lost])
-    member_session().client("cloudwatch").delete_alarms(AlarmNames=[f"miyabi/{MEMBER}/DynamoDbTable/orders/SystemErrors"])
+    member_session().client("cloudwatch").delete_alarms(
+        AlarmNames=[f"miyabi/{MEMBER}/DynamoDbTable/orders/SystemErrors"]
+    )
     assert lost not in alarm_names()
 
     result = scheduled_sweep(rt, {})
@@ -49,7 +55,7 @@ def test_sweep_repairs_a_deleted_alarm_and_reports_full_coverage(rt: Runtime) ->
     assert again["alarms_repaired"] == 0 and again["coverage_percent"] == 100.0
 
 
-def test_sweep_without_repair_reports_the_gap(rt: Runtime) -> None:  # noqa: F811
+def test_sweep_without_repair_reports_the_gap(rt: Runtime) -> None:
     instance = _fleet(rt)
     lost = f"miyabi/{ACCOUNT}/Ec2Instance/{instance}/StatusCheckFailed"
     boto3.client("cloudwatch", region_name="us-east-1").delete_alarms(AlarmNames=[lost])
@@ -60,7 +66,7 @@ def test_sweep_without_repair_reports_the_gap(rt: Runtime) -> None:  # noqa: F81
     assert lost not in alarm_names()
 
 
-def test_direct_status_sees_a_vanished_resource(rt: Runtime) -> None:  # noqa: F811
+def test_direct_status_sees_a_vanished_resource(rt: Runtime) -> None:
     _fleet(rt)
     boto3.client("s3", region_name="us-east-1").delete_bucket(Bucket="assets")
     findings = {f["resource"]: f for f in sweep(rt)["findings"]}
@@ -72,7 +78,7 @@ def _health_task(task_id: str, **parameters: object) -> dict:
             "parameters": parameters}  # fmt: skip
 
 
-def test_health_check_task_runs_on_demand_and_completes_with_findings(rt: Runtime) -> None:  # noqa: F811
+def test_health_check_task_runs_on_demand_and_completes_with_findings(rt: Runtime) -> None:
     instance = _fleet(rt)
     boto3.client("cloudwatch", region_name="us-east-1").delete_alarms(
         AlarmNames=[f"miyabi/{ACCOUNT}/Ec2Instance/{instance}/CPUUtilization"]
@@ -91,7 +97,7 @@ def test_health_check_task_runs_on_demand_and_completes_with_findings(rt: Runtim
     assert record["result"]["findings"][0]["repaired"] == [f"miyabi/{ACCOUNT}/Ec2Instance/{instance}/CPUUtilization"]
 
 
-def test_health_check_scopes(rt: Runtime) -> None:  # noqa: F811
+def test_health_check_scopes(rt: Runtime) -> None:
     instance = _fleet(rt)
     one = execute.execute(rt, {"task": {**_health_task("hc-2", resource_id=instance), "resource_type": "Ec2Instance"}})
     assert one["scope"]["resource_id"] == instance and one["checked"] == 1

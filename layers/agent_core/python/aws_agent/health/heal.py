@@ -179,7 +179,7 @@ def _escalate(
         account_id=resource.account_id,
         region=resource.region,
         action=action,
-        reason=reason,  # type: ignore[arg-type]
+        reason=reason,
         message=message,
         attempts=attempts,
         window_minutes=config.heal_window_minutes,
@@ -191,7 +191,9 @@ def _escalate(
     return {"healed": False, "escalated": True, "reason": reason, "message": message, "attempts": attempts}
 
 
-def heal(rt: Runtime, resource: Managed, alarm: str, autonomy: int | None = None, now: float | None = None) -> dict[str, Any]:
+def heal(
+    rt: Runtime, resource: Managed, alarm: str, autonomy: int | None = None, now: float | None = None
+) -> dict[str, Any]:
     """Heal a resource whose healing alarm went to ALARM, if its autonomy allows and its budget is not spent."""
     config = rt.settings.config.health
     entry = HEAL_ACTIONS.get(resource.resource_type)

@@ -153,7 +153,9 @@ def apply_change(rt: Runtime, resource: Managed, metric: str, change: AlarmChang
         }
         # Two guards: the alarm's own last-state timestamp (out-of-order delivery) and the item's health version
         # (another alarm of the same resource updated the aggregate between our read and this write).
-        condition = "attribute_exists(#name) AND (attribute_not_exists(alarm_states.#metric) OR alarm_states.#metric.#at < :at)"
+        condition = (
+            "attribute_exists(#name) AND (attribute_not_exists(alarm_states.#metric) OR alarm_states.#metric.#at < :at)"
+        )
         if version:
             condition += " AND health_version = :version"
             values[":version"] = version
@@ -234,7 +236,7 @@ def route(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
                 previous_health=update.previous,
                 health=update.health,
                 alarm=change.alarm_name,
-                alarm_state=change.state,  # type: ignore[arg-type]
+                alarm_state=change.state,
                 reason=change.reason,
                 alarm_states=update.states,
                 changed_at=datetime.fromisoformat(change.at),

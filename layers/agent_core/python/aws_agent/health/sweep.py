@@ -171,7 +171,9 @@ def _records(rt: Runtime, scope: Scope) -> list[dict[str, Any]]:
 
 def health_counts(rt: Runtime) -> dict[str, int]:
     """Service agents by health status (for the dashboard)."""
-    counts = Counter(str(a.get("health_status", HealthStatus.UNKNOWN.value)) for a in rt.resources.list_agents(MAX_RESOURCES))
+    counts = Counter(
+        str(a.get("health_status", HealthStatus.UNKNOWN.value)) for a in rt.resources.list_agents(MAX_RESOURCES)
+    )
     return {status.value: counts.get(status.value, 0) for status in HealthStatus}
 
 

@@ -128,5 +128,7 @@ def fold_report(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     )
     # USD per month, for the dashboard (infrastructure/health.py): what actions saved and what is left to save.
     metrics.add_metric(name="OptimizationSavings", unit=MetricUnit.NoUnit, value=float(report.total_savings))
-    metrics.add_metric(name="OptimizationPotentialSavings", unit=MetricUnit.NoUnit, value=float(report.potential_savings))
+    metrics.add_metric(
+        name="OptimizationPotentialSavings", unit=MetricUnit.NoUnit, value=float(report.potential_savings)
+    )
     return json.loads(summary.model_dump_json(exclude={"top"}))
