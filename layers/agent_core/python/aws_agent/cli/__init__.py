@@ -243,3 +243,7 @@ def cost_report(
 from .redrive import redrive_command  # noqa: E402  (a light module: boto3 loads when the command runs)
 
 app.command("redrive")(redrive_command)
+
+from .health import health_command  # noqa: E402  (a light module: the health library loads when the command runs)
+
+app.command("health")(health_command)
