@@ -110,3 +110,13 @@ def test_alarms_of_a_member_account_resource_live_in_that_account(rt: Runtime) -
 
 def test_types_without_a_health_metric_make_no_call(rt: Runtime) -> None:
     assert register(rt, AwsResourceType.S3_BUCKET, "bucket")["alarms"] == {"created": 0, "deleted": 0}
+
+
+def test_deleting_a_resource_keeps_the_alarms_of_another_whose_id_extends_it(rt: Runtime) -> None:
+    register(rt, AwsResourceType.ECS_SERVICE, "web")
+    register(rt, AwsResourceType.ECS_SERVICE, "web/frontend")
+    register(rt, AwsResourceType.ECS_SERVICE, "web", state=ResourceState.TERMINATED, task_id="t-del")
+    assert set(alarm_names()) == {
+        f"miyabi/{ACCOUNT}/EcsService/web/frontend/CPUUtilization",
+        f"miyabi/{ACCOUNT}/EcsService/web/frontend/MemoryUtilization",
+    }

@@ -261,26 +261,45 @@ def cloudwatch_for(sessions: SessionFactory, resource: Managed, session_name: st
     return sessions.client("cloudwatch", Target(resource.account_id, region), session_name=session_name)
 
 
-def existing_alarms(cloudwatch: Any, config: HealthConfig, resource: Managed) -> dict[str, str]:
-    """The agent's alarms of one resource: name -> state value."""
+def alarms_with_prefix(cloudwatch: Any, prefix: str) -> dict[str, str]:
+    """Alarm name -> state value of every metric alarm whose name starts with `prefix` (100 per page)."""
     found: dict[str, str] = {}
     try:
-        pages = cloudwatch.get_paginator("describe_alarms").paginate(
-            AlarmNamePrefix=alarm_prefix_of(config.alarm_prefix, resource), AlarmTypes=["MetricAlarm"]
-        )
+        pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"])
         for page in pages:
             found.update({a["AlarmName"]: a.get("StateValue", "INSUFFICIENT_DATA") for a in page["MetricAlarms"]})
     except ClientError as exc:
-        raise translate(exc, f"describe the alarms of {resource.key}") from exc
+        raise translate(exc, f"describe the alarms named {prefix}*") from exc
     return found
 
 
-def ensure_alarms(cloudwatch: Any, config: HealthConfig, resource: Managed, *, only_missing: bool) -> list[str]:
+def existing_alarms(cloudwatch: Any, config: HealthConfig, resource: Managed) -> dict[str, str]:
+    """The agent's alarms of one resource: name -> state value."""
+    return own_alarms(alarms_with_prefix(cloudwatch, alarm_prefix_of(config.alarm_prefix, resource)), config, resource)
+
+
+def own_alarms(alarms: Mapping[str, str], config: HealthConfig, resource: Managed) -> dict[str, str]:
+    """The alarms of this resource among `alarms`: its prefix then one metric segment. An id may hold '/'
+    (`web/frontend`), so the prefix of `web` also matches the alarms of `web/frontend`: those are not its own."""
+    prefix = alarm_prefix_of(config.alarm_prefix, resource)
+    return {n: s for n, s in alarms.items() if n.startswith(prefix) and "/" not in n[len(prefix) :]}
+
+
+def ensure_alarms(
+    cloudwatch: Any,
+    config: HealthConfig,
+    resource: Managed,
+    *,
+    only_missing: bool,
+    present: Mapping[str, str] | None = None,
+) -> list[str]:
     """Create the type's alarm set (all of it, or only what is missing); returns the names written."""
     specs = alarm_set(resource.resource_type)
     if not specs:
         return []
-    present = existing_alarms(cloudwatch, config, resource) if only_missing else {}
+    if only_missing and present is None:
+        present = existing_alarms(cloudwatch, config, resource)
+    present = present if only_missing and present is not None else {}
     written = []
     for spec in specs:
         request = alarm_request(config, resource, spec)

@@ -14,7 +14,15 @@ from ..aws import Target, error_code
 from ..basics import AwsResourceType, HealthStatus, ResourceState
 from ..errors import AgentError
 from ..observability import logger, metrics
-from .alarms import Managed, alarm_request, alarm_set, cloudwatch_for, ensure_alarms, existing_alarms
+from .alarms import (
+    Managed,
+    alarm_request,
+    alarm_set,
+    alarms_with_prefix,
+    cloudwatch_for,
+    ensure_alarms,
+    own_alarms,
+)
 
 if TYPE_CHECKING:
     from ..pipeline.runtime import Runtime
@@ -132,7 +140,24 @@ def direct_status(rt: Runtime, resource: Managed) -> dict[str, Any] | None:
         return {"status": "missing" if code in _NOT_FOUND else f"error/{code}", "healthy": False}
 
 
-def check_resource(rt: Runtime, resource: Managed, *, repair: bool) -> dict[str, Any]:
+class AlarmIndex:
+    """The agent's alarms per account x region, read once per sweep (one paginated DescribeAlarms by the
+    `<prefix>/<account>/` name prefix) instead of once per resource."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._alarms: dict[tuple[str, str], dict[str, str]] = {}
+
+    def of(self, resource: Managed) -> dict[str, str]:
+        config = self._rt.settings.config.health
+        cloudwatch = cloudwatch_for(self._rt.sessions, resource, "miyabi-health")
+        where = (resource.account_id, cloudwatch.meta.region_name)
+        if where not in self._alarms:
+            self._alarms[where] = alarms_with_prefix(cloudwatch, f"{config.alarm_prefix}/{resource.account_id}/")
+        return own_alarms(self._alarms[where], config, resource)
+
+
+def check_resource(rt: Runtime, resource: Managed, *, repair: bool, index: AlarmIndex | None = None) -> dict[str, Any]:
     """One resource: its alarm set (repaired when asked), their states, a direct status, and whether it is covered."""
     config = rt.settings.config.health
     specs = alarm_set(resource.resource_type)
@@ -140,10 +165,10 @@ def check_resource(rt: Runtime, resource: Managed, *, repair: bool) -> dict[str,
     missing: list[str] = []
     if specs:
         cloudwatch = cloudwatch_for(rt.sessions, resource, "miyabi-health")
-        present = existing_alarms(cloudwatch, config, resource)
+        present = (index or AlarmIndex(rt)).of(resource)
         missing = [n for n in (alarm_request(config, resource, s)["AlarmName"] for s in specs) if n not in present]
         if missing and repair:
-            finding["repaired"] = ensure_alarms(cloudwatch, config, resource, only_missing=True)
+            finding["repaired"] = ensure_alarms(cloudwatch, config, resource, only_missing=True, present=present)
             missing = [n for n in missing if n not in finding["repaired"]]
         finding["alarm_states"] = {name.rsplit("/", 1)[-1]: state for name, state in present.items()}
     finding["alarms_missing"] = missing
@@ -180,10 +205,11 @@ def health_counts(rt: Runtime) -> dict[str, int]:
 def sweep(rt: Runtime, scope: Scope | None = None, *, repair: bool = True) -> dict[str, Any]:
     """Check every managed resource in scope; coverage is the share whose health is observed (target: 100 %)."""
     findings = []
+    index = AlarmIndex(rt)
     for record in _records(rt, scope or Scope()):
         resource = Managed.from_record(record)
         try:
-            findings.append(check_resource(rt, resource, repair=repair))
+            findings.append(check_resource(rt, resource, repair=repair, index=index))
         except AgentError as exc:  # one unreachable account must not hide the rest of the fleet
             findings.append({"resource": resource.key, "covered": False, "error": exc.message[:500]})
     covered = sum(1 for f in findings if f["covered"])
