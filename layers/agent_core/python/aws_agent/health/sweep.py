@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 _T = AwsResourceType
 MAX_RESOURCES = 100_000
+LISTED = 50
 _NOT_FOUND = {
     "InvalidInstanceID.NotFound",
     "ResourceNotFoundException",
@@ -221,8 +222,10 @@ def sweep(rt: Runtime, scope: Scope | None = None, *, repair: bool = True) -> di
         "covered": covered,
         "coverage_percent": coverage,
         "alarms_repaired": repaired,
-        "not_covered": [f["resource"] for f in findings if not f["covered"]],
-        "unhealthy_direct": [f["resource"] for f in unhealthy if f["covered"]],
+        # Named up to LISTED each (the counts are complete): logs and task records stay small at any fleet size.
+        "not_covered": [f["resource"] for f in findings if not f["covered"]][:LISTED],
+        "unhealthy_direct_count": sum(1 for f in unhealthy if f["covered"]),
+        "unhealthy_direct": [f["resource"] for f in unhealthy if f["covered"]][:LISTED],
     }
     metrics.add_metric(name="HealthCheckCoverage", unit=MetricUnit.Percent, value=coverage)
     metrics.add_metric(name="HealthResourcesChecked", unit=MetricUnit.Count, value=len(findings))
