@@ -11,6 +11,7 @@ from constructs import Construct
 
 from .bedrock import grant_bedrock_analyzer
 from .functions import AgentFunctions, timeout_of
+from .health import HealthMonitoring
 from .messaging import AgentMessaging
 from .nag import acknowledge, executions_of, wildcard
 from .optimization import OptimizationWorkflow
@@ -94,6 +95,14 @@ class AgentStack(Stack):
                 report_batch_item_failures=True,
                 max_batching_window=Duration.seconds(1),
             )
+        )
+        self.health = HealthMonitoring(
+            self,
+            "Health",
+            functions=self.functions.by_step,
+            state=self.state,
+            bus=self.messaging.bus,
+            config=parsed_config,
         )
         self._outputs()
 

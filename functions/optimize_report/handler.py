@@ -7,6 +7,6 @@ from aws_agent.pipeline.optimize import fold_report
 from aws_agent.pipeline.runtime import runtime
 
 
-@step_handler("optimize_report")
+@step_handler("optimize_report", with_metrics=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return fold_report(runtime(), event)

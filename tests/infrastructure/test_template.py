@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the fixture's type, from this directory's conftest (only fo
 STEPS = (
     "intake", "analyze", "guard", "execute", "status", "tag", "register", "complete", "fail",
     "optimize_plan", "optimize_target", "optimize_report",
+    "health", "health_sweep",
 )  # fmt: skip
 TRANSIENT_ERRORS = [
     "TransientAwsError",
@@ -171,7 +172,9 @@ def test_rule_on_the_agent_bus_sends_task_requests_to_the_queue(synth: Synthesiz
     task_id, _, _, _ = _queues(synth)
     ((bus_id, bus),) = synth.of_type("AWS::Events::EventBus").items()
     assert bus["Properties"]["Name"] == "aws-agent"
-    (rule,) = [r for r in synth.of_type("AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
+    patterns = [r for r in synth.of_type("AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
+    # (the alarm-state rules of health monitoring are tested in test_health_template.py)
+    (rule,) = [r for r in patterns if r["Properties"]["EventPattern"]["source"] != ["aws.cloudwatch"]]
     assert rule["Properties"]["EventBusName"] == {"Ref": bus_id}
     assert rule["Properties"]["EventPattern"] == {
         "source": ["miyabi.orchestrator"],
@@ -372,7 +375,9 @@ def test_destructive_resource_actions_need_the_managed_tag(synth: Synthesized, s
 @pytest.mark.parametrize("step", ["intake", "analyze", "guard", "register", "complete", "fail"])
 def test_only_resource_steps_may_manage_aws_resources(synth: Synthesized, step: str) -> None:
     actions = {a for s in _statements(synth, _role_of(synth, step)) for a in _actions(s)}
-    assert not {a for a in actions if a.split(":")[0] in {"ec2", "s3", "lambda", "iam", "sts", "ssm"}}
+    # Register creates the resource's alarms in its own account: it may assume the member role, nothing more.
+    allowed = {"sts:AssumeRole"} if step == "register" else set()
+    assert not {a for a in actions - allowed if a.split(":")[0] in {"ec2", "s3", "lambda", "iam", "sts", "ssm"}}
 
 
 @pytest.mark.parametrize(
@@ -411,7 +416,7 @@ def test_intake_may_start_the_pipeline_and_only_finishers_may_emit_events(synth:
     assert "states:StartExecution" in intake
     for step in STEPS:
         actions = {a for s in _statements(synth, _role_of(synth, step)) for a in _actions(s)}
-        assert ("events:PutEvents" in actions) == (step in {"complete", "fail", "optimize_report"}), step
+        assert ("events:PutEvents" in actions) == (step in {"complete", "fail", "optimize_report", "health"}), step
 
 
 # --- outputs and cdk-nag ---------------------------------------------------------------------------------------------

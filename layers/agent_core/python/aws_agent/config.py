@@ -50,6 +50,24 @@ class BedrockConfig(BaseModel):
         return self
 
 
+class HealthConfig(BaseModel):
+    """Alarms, health routing, auto-healing and the health sweep (see aws_agent.health)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    # Every alarm the agent owns is named <alarm_prefix>/<account>/<type>/<id>/<metric>; the health rule matches it.
+    alarm_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = "miyabi"
+    # Threshold overrides by "<ResourceType>.<Metric>", e.g. {"Ec2Instance.CPUUtilization": 95}.
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    sweep_schedule: str = "rate(1 hour)"  # an EventBridge schedule expression
+    heal_enabled: bool = True
+    heal_dry_run: bool = False  # decide and record, but make no heal call
+    heal_min_autonomy: Annotated[int, Field(ge=0, le=10)] = 5  # a service agent heals itself from this level on
+    heal_max_attempts: Annotated[int, Field(ge=0, le=20)] = 3  # per resource and window, then HealEscalated
+    heal_window_minutes: Annotated[int, Field(ge=1, le=10_080)] = 60
+    lambda_alias: str = "live"  # the alias a Lambda rollback moves back one published version
+
+
 class AgentConfig(BaseModel):
     """Policy knobs, from the `AGENT_CONFIG` JSON (CDK context `aws-agent:config` in the cloud)."""
 
@@ -75,3 +93,4 @@ class AgentConfig(BaseModel):
     max_ec2_instances_per_task: Annotated[int, Field(ge=1, le=20)] = 1
     optimization: OptimizationConfig = Field(default_factory=OptimizationConfig)
     bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from .health.events import HealEscalated, ServiceAgentHealthChanged
 from .model import AccountId, AwsResourceType, AwsTaskType, HistoricalAgent, Region, TaskId, TaskStatus, utc_now
 
 CONTRACT_VERSION: Literal["1"] = "1"
@@ -162,4 +163,6 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "AwsTaskFailed": TaskOutcome,
     "CostReportReady": CostReportSummary,
     "ClarificationRequested": ClarificationRequest,
+    "ServiceAgentHealthChanged": ServiceAgentHealthChanged,
+    "HealEscalated": HealEscalated,
 }

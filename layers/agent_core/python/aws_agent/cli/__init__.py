@@ -247,3 +247,6 @@ app.command("redrive")(redrive_command)
 from .analyze import analyze_eval_command  # noqa: E402  (light: the analyzers load when the command runs)
 
 app.command("analyze-eval")(analyze_eval_command)
+from .health import health_command  # noqa: E402  (a light module: the health library loads when the command runs)
+
+app.command("health")(health_command)

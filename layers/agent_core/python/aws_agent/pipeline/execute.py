@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from ..aws import error_code, translate
 from ..basics import execution_name
 from ..errors import AgentError, AwsCallFailed, ResourceNotFound, UnsupportedOperation
+from ..health.check import run_health_check
 from ..model import AwsTask, AwsTaskType, ResourceState
 from ..resources import ProviderContext, ResourceOutcome, provider_for
 from ..resources.base import TASK_TAG
@@ -84,6 +85,8 @@ def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     task = AwsTask.model_validate(payload["task"])
     if task.task_type is AwsTaskType.OPTIMIZE_COSTS:
         return start_optimization(rt, task)
+    if task.task_type is AwsTaskType.HEALTH_CHECK:
+        return run_health_check(rt, task)
     provider = provider_for(task.resource_type)
     ctx = context(rt, task)
     operation = task.task_type

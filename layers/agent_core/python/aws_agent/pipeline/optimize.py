@@ -6,9 +6,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from ..aws import Target
 from ..errors import InvalidTaskEvent
 from ..events import AGENT_SOURCE, COST_REPORT_READY, CostReportSummary, FindingSummary
+from ..observability import metrics
 from ..registry import CostReportRepository
 from .runtime import Runtime
 
@@ -122,5 +125,10 @@ def fold_report(rt: Runtime, event: dict[str, Any]) -> dict[str, Any]:
                 "EventBusName": rt.settings.event_bus,
             }
         ]
+    )
+    # USD per month, for the dashboard (infrastructure/health.py): what actions saved and what is left to save.
+    metrics.add_metric(name="OptimizationSavings", unit=MetricUnit.NoUnit, value=float(report.total_savings))
+    metrics.add_metric(
+        name="OptimizationPotentialSavings", unit=MetricUnit.NoUnit, value=float(report.potential_savings)
     )
     return json.loads(summary.model_dump_json(exclude={"top"}))

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..assignment import autonomy_for, decision_maker_for
+from ..health.alarms import Managed, sync_alarms
 from ..model import AwsResource, AwsTask, HealthStatus, ResourceState, ServiceAgent, resource_key, utc_now
 from ..pricing import estimate_daily_cost
 from ..resources import ResourceOutcome
@@ -48,7 +49,14 @@ def record(rt: Runtime, task: AwsTask, outcome: ResourceOutcome, tags: dict[str,
         health_status=HealthStatus.UNKNOWN,
     )
     rt.resources.save(resource, agent)
-    return {"resource_key": key, "state": outcome.state.value, "cost_per_day": str(cost)}
+    alarms = sync_alarms(
+        rt.sessions,
+        rt.settings.config.health,
+        Managed.from_record(resource.model_dump(mode="json")),
+        terminated=outcome.state is ResourceState.TERMINATED,
+        session_name=f"miyabi-{task.id}",
+    )
+    return {"resource_key": key, "state": outcome.state.value, "cost_per_day": str(cost), "alarms": alarms}
 
 
 def register(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
