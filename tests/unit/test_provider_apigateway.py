@@ -163,7 +163,7 @@ def test_tag_rest_api_calls_tag_resource_with_the_restapis_arn(make_ctx: MakeCtx
     with Stubber(client) as stub:
         stub.add_response("tag_resource", {}, {"resourceArn": arn, "tags": {"Cost": "cc"}})
         ctx = make_ctx(API, {"api_type": "rest"})
-        ctx.client = lambda service: client  # type: ignore[method-assign]
+        ctx.client = lambda service: client
         provider.tag(ctx, "abc123", {"Cost": "cc"})
         stub.assert_no_pending_responses()
 
