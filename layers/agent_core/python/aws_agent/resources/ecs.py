@@ -375,7 +375,7 @@ class EcsServiceProvider(ResourceProvider):
         self, ctx: ProviderContext, cluster: str, service: dict[str, Any], size: dict[str, Any]
     ) -> ResourceOutcome:
         name = str(service["serviceName"])
-        primary = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+        primary: dict[str, Any] = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
         rollout = primary.get("rolloutState")
         reason = None
         if service.get("status") == "DRAINING":
