@@ -18,11 +18,18 @@ def _providers() -> dict[AwsResourceType, ResourceProvider]:
     providers: list[ResourceProvider] = [S3BucketProvider(), Ec2InstanceProvider(), LambdaFunctionProvider()]
     # Edge and messaging types (issue 3, providers-edge).
     from .apigateway import ApiGatewayProvider
+    from .cloudfront import CloudFrontDistributionProvider
     from .ecs import EcsServiceProvider
     from .route53 import Route53HostedZoneProvider
     from .sns import SnsTopicProvider
 
-    providers += [SnsTopicProvider(), Route53HostedZoneProvider(), ApiGatewayProvider(), EcsServiceProvider()]
+    providers += [
+        SnsTopicProvider(),
+        Route53HostedZoneProvider(),
+        ApiGatewayProvider(),
+        EcsServiceProvider(),
+        CloudFrontDistributionProvider(),
+    ]
     return {p.resource_type: p for p in providers}
 
 
