@@ -20,16 +20,12 @@ def _providers() -> dict[AwsResourceType, ResourceProvider]:
     from .apigateway import ApiGatewayProvider
     from .cloudfront import CloudFrontDistributionProvider
     from .ecs import EcsServiceProvider
+    from .lambda_edge import LambdaEdgeProvider
     from .route53 import Route53HostedZoneProvider
     from .sns import SnsTopicProvider
 
-    providers += [
-        SnsTopicProvider(),
-        Route53HostedZoneProvider(),
-        ApiGatewayProvider(),
-        EcsServiceProvider(),
-        CloudFrontDistributionProvider(),
-    ]
+    providers += [SnsTopicProvider(), Route53HostedZoneProvider(), ApiGatewayProvider(), EcsServiceProvider()]
+    providers += [CloudFrontDistributionProvider(), LambdaEdgeProvider()]
     return {p.resource_type: p for p in providers}
 
 
