@@ -202,3 +202,14 @@ def test_plan_create_changes_nothing(make_ctx: MakeCtx, subnet: str) -> None:
     plan = provider.plan(make_ctx(ECS, params(subnet)))
     assert plan["calls"][-1] == "ecs:CreateService" and plan["parameters"]["cpu"] == 256
     assert ecs().list_clusters()["clusterArns"] == []
+
+
+def test_daily_cost_prices_the_fargate_tasks_of_the_service(make_ctx: MakeCtx, subnet: str) -> None:
+    from decimal import Decimal
+
+    from aws_agent.pricing import estimate
+
+    outcome = create(make_ctx, subnet, cpu=1024, memory=2048, desired_count=2)
+    cost = estimate(ECS, outcome.metadata)
+    # 2 tasks x (1 vCPU x 0.04048 + 2 GB x 0.004445) x 24 h
+    assert cost.priced and cost.daily == Decimal("2.3698")

@@ -168,3 +168,12 @@ def test_plan_create_changes_nothing(make_ctx: MakeCtx) -> None:
     plan = provider.plan(make_ctx(R53, {"zone_name": ZONE, "records": RECORDS}))
     assert plan["calls"][0] == "route53:CreateHostedZone" and plan["parameters"]["caller_reference"] == "task-0001"
     assert zones() == []
+
+
+def test_daily_cost_is_the_monthly_zone_fee_over_thirty_days() -> None:
+    from decimal import Decimal
+
+    from aws_agent.pricing import estimate
+
+    cost = estimate(R53, {"zone_name": "example.com."})
+    assert cost.priced and cost.daily == Decimal("0.0167")
