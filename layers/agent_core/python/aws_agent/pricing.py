@@ -141,7 +141,7 @@ def _lambda(metadata: dict[str, Any]) -> CostEstimate:
 
 
 def _fargate(metadata: dict[str, Any]) -> CostEstimate:
-    """Fargate (Linux, x86) vCPU and memory hours of the service's desired tasks; defaults: one 0.25 vCPU/0.5 GB task."""
+    """Fargate (Linux, x86) vCPU and memory hours of the desired tasks; defaults: one 0.25 vCPU / 0.5 GB task."""
     rates = price_catalog()["fargate_hourly"]
     vcpu = _number(metadata, "cpu", Decimal(256)) / Decimal(1024)
     memory_gb = _number(metadata, "memory", Decimal(512)) / MB_PER_GB
