@@ -81,6 +81,7 @@ class EdgeProviderPolicies(Construct):
                     "route53:ChangeTagsForResource",
                     "route53:UpdateHostedZoneComment",
                     "route53:DeleteHostedZone",
+                    "route53:AssociateVPCWithHostedZone",  # CreateHostedZone of a private zone
                 ],
                 resources=[zones],
             ),
