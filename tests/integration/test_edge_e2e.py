@@ -117,7 +117,7 @@ def test_http_api_is_created_and_recorded(edge_agent: Any) -> None:
     assert agent["service_type"] == "ApiGateway" and agent["state"] == "Active"
 
 
-def test_cloudfront_distribution_goes_through_the_wait_loop_to_active(edge_agent: Any) -> None:
+def test_cloudfront_distribution_is_created_and_deleted_through_the_wait_loop(edge_agent: Any) -> None:
     record = _run(
         edge_agent,
         "e2e-cdn-1",
@@ -135,3 +135,18 @@ def test_cloudfront_distribution_goes_through_the_wait_loop_to_active(edge_agent
     resource, _ = _records(f"{ACCOUNT}#us-east-1#CloudFrontDistribution#{distribution_id}")
     # Created InProgress (not ready): only the wait loop's CheckStatus can have seen it Deployed.
     assert resource["state"] == "Active" and resource["metadata"]["distribution_status"] == "Deployed"
+
+    # Delete: Execute disables it (not ready), the wait loop's CheckStatus deletes it once disabled and deployed.
+    deleted = _run(
+        edge_agent,
+        "e2e-cdn-2",
+        {
+            "task_type": "DeleteResource",
+            "resource_type": "CloudFrontDistribution",
+            "parameters": {"distribution_id": distribution_id},
+        },
+    )
+    assert deleted["status"] == "Completed", deleted
+    listed = cf.list_distributions()["DistributionList"].get("Items", [])
+    assert distribution_id not in [d["Id"] for d in listed]
+    assert _records(f"{ACCOUNT}#us-east-1#CloudFrontDistribution#{distribution_id}")[0]["state"] == "Terminated"
