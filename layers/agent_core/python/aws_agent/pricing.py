@@ -69,6 +69,11 @@ def estimate(resource_type: AwsResourceType | str, metadata: dict[str, Any] | No
         return _s3(metadata)
     if kind is AwsResourceType.LAMBDA_FUNCTION:
         return _lambda(metadata)
+    if kind is AwsResourceType.ECS_SERVICE:
+        return _fargate(metadata)
+    if kind is AwsResourceType.ROUTE53_HOSTED_ZONE:
+        monthly: Decimal = price_catalog()["route53_hosted_zone_month"]
+        return CostEstimate(_round(monthly / DAYS_PER_MONTH), True, "hosted zone monthly fee / 30 days (queries extra)")
     return CostEstimate(Decimal("0.0000"), False, f"no price model for {kind.value}")
 
 
@@ -132,6 +137,18 @@ def _lambda(metadata: dict[str, Any]) -> CostEstimate:
     daily = invocations * (memory_gb * duration * gb_second + per_request)
     return CostEstimate(
         _round(daily), True, f"{invocations} invocations/day x ({memory_gb} GB x {duration} s, {architecture})"
+    )
+
+
+def _fargate(metadata: dict[str, Any]) -> CostEstimate:
+    """Fargate (Linux, x86) vCPU and memory hours of the desired tasks; defaults: one 0.25 vCPU / 0.5 GB task."""
+    rates = price_catalog()["fargate_hourly"]
+    vcpu = _number(metadata, "cpu", Decimal(256)) / Decimal(1024)
+    memory_gb = _number(metadata, "memory", Decimal(512)) / MB_PER_GB
+    tasks = _number(metadata, "desired_count", Decimal(1))
+    hourly = tasks * (vcpu * rates["vcpu"] + memory_gb * rates["gb"])
+    return CostEstimate(
+        _round(hourly * HOURS_PER_DAY), True, f"{tasks} Fargate tasks x ({vcpu} vCPU + {memory_gb} GB) x 24 h"
     )
 
 

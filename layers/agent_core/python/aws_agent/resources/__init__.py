@@ -15,7 +15,18 @@ def _providers() -> dict[AwsResourceType, ResourceProvider]:
     from .lambda_function import LambdaFunctionProvider
     from .s3 import S3BucketProvider
 
-    return {p.resource_type: p for p in (S3BucketProvider(), Ec2InstanceProvider(), LambdaFunctionProvider())}
+    providers: list[ResourceProvider] = [S3BucketProvider(), Ec2InstanceProvider(), LambdaFunctionProvider()]
+    # Edge and messaging types (issue 3, providers-edge).
+    from .apigateway import ApiGatewayProvider
+    from .cloudfront import CloudFrontDistributionProvider
+    from .ecs import EcsServiceProvider
+    from .lambda_edge import LambdaEdgeProvider
+    from .route53 import Route53HostedZoneProvider
+    from .sns import SnsTopicProvider
+
+    providers += [SnsTopicProvider(), Route53HostedZoneProvider(), ApiGatewayProvider(), EcsServiceProvider()]
+    providers += [CloudFrontDistributionProvider(), LambdaEdgeProvider()]
+    return {p.resource_type: p for p in providers}
 
 
 _REGISTRY: dict[AwsResourceType, ResourceProvider] | None = None
