@@ -12,7 +12,7 @@ from aws_agent.config import AgentConfig
 from aws_agent.errors import GuardDenied, InvalidTaskEvent, TaskAnalysisError, UnsupportedOperation
 from aws_agent.local.stack import create_tables
 from aws_agent.local.template import Resolver, resources_of
-from aws_agent.model import TaskStatus
+from aws_agent.model import AwsResourceType, TaskStatus
 from aws_agent.pipeline import analyze, finish, guard
 from aws_agent.pipeline.runtime import Runtime
 from aws_agent.settings import Settings
@@ -46,7 +46,11 @@ def rt(mocked_aws: None, local_template: dict[str, Any]) -> Runtime:
         agents_table=by_key["name"],
         event_bus="agent-bus",
         agent_account_id=ACCOUNT,
-        preset_config=AgentConfig(accounts={"Apollo": "222222222222"}, allowed_accounts=["222222222222"]),
+        preset_config=AgentConfig(
+            accounts={"Apollo": "222222222222"},
+            allowed_accounts=["222222222222"],
+            allowed_resource_types=[AwsResourceType.S3_BUCKET, AwsResourceType.EC2_INSTANCE, AwsResourceType.LAMBDA_FUNCTION],
+        ),
     )
     runtime = Runtime(settings)
     runtime.observer_url = url  # type: ignore[attr-defined]

@@ -73,13 +73,9 @@ class AgentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    allowed_resource_types: list[AwsResourceType] = Field(
-        default_factory=lambda: [
-            AwsResourceType.S3_BUCKET,
-            AwsResourceType.EC2_INSTANCE,
-            AwsResourceType.LAMBDA_FUNCTION,
-        ]
-    )
+    # Every type of the spec by default (a type without a provider fails with UnsupportedResourceType); a deployment
+    # narrows the list to what it wants the agent to touch.
+    allowed_resource_types: list[AwsResourceType] = Field(default_factory=lambda: list(AwsResourceType))
     # Empty means "the agent's own account / region only".
     allowed_accounts: list[AccountId] = Field(default_factory=list)
     allowed_regions: list[Region] = Field(default_factory=lambda: ["us-east-1"])
