@@ -15,7 +15,18 @@ def _providers() -> dict[AwsResourceType, ResourceProvider]:
     from .lambda_function import LambdaFunctionProvider
     from .s3 import S3BucketProvider
 
-    return {p.resource_type: p for p in (S3BucketProvider(), Ec2InstanceProvider(), LambdaFunctionProvider())}
+    providers: list[ResourceProvider] = [S3BucketProvider(), Ec2InstanceProvider(), LambdaFunctionProvider()]
+    from .cloudformation import CloudFormationStackProvider
+    from .dynamodb import DynamoDbTableProvider
+    from .rds import AuroraClusterProvider, RdsInstanceProvider
+
+    providers += [
+        RdsInstanceProvider(),
+        AuroraClusterProvider(),
+        DynamoDbTableProvider(),
+        CloudFormationStackProvider(),
+    ]
+    return {p.resource_type: p for p in providers}
 
 
 _REGISTRY: dict[AwsResourceType, ResourceProvider] | None = None
