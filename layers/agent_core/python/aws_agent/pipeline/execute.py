@@ -33,16 +33,13 @@ def max_polls(provider: ResourceProvider) -> int:
     return max(1, -(-provider.deadline_seconds // provider.poll_seconds))
 
 
-def _after(
-    rt: Runtime, task: AwsTask, provider: ResourceProvider, operation: str, outcome: ResourceOutcome, next_step: str
-) -> dict[str, Any]:
-    if outcome.state is ResourceState.FAILED:
-        _record_failure(rt, task, outcome)
+def _after(provider: ResourceProvider, operation: str, outcome: ResourceOutcome, next_step: str) -> dict[str, Any]:
     return {
         "operation": operation,
         "dry_run": False,
         "resource": outcome.model_dump(mode="json"),
-        "ready": outcome.ready,
+        # Failed at once: the wait loop's status check (which may write resource records) records it and fails.
+        "ready": outcome.ready and outcome.state is not ResourceState.FAILED,
         "poll_seconds": provider.poll_seconds,
         "polls": 0,
         "next": next_step,
@@ -100,11 +97,11 @@ def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         plan = provider.plan(ctx)
         return {"operation": operation.value, "dry_run": True, "plan": plan, "ready": True, "next": "complete"}
     if operation is AwsTaskType.CREATE_RESOURCE:
-        result = _after(rt, task, provider, "create", provider.create(ctx), "tag")
+        result = _after(provider, "create", provider.create(ctx), "tag")
     elif operation is AwsTaskType.UPDATE_RESOURCE:
-        result = _after(rt, task, provider, "update", provider.update(ctx, provider.resource_id(ctx)), "tag")
+        result = _after(provider, "update", provider.update(ctx, provider.resource_id(ctx)), "tag")
     elif operation is AwsTaskType.DELETE_RESOURCE:
-        result = _after(rt, task, provider, "delete", provider.delete(ctx, provider.resource_id(ctx)), "register")
+        result = _after(provider, "delete", provider.delete(ctx, provider.resource_id(ctx)), "register")
     else:  # DiscoverResources
         found = provider.discover(ctx)
         managed = [r for r in found if r.managed]
