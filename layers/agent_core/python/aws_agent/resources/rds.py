@@ -156,16 +156,19 @@ class _RdsBase(ResourceProvider):
 
     @staticmethod
     def _reason(ctx: ProviderContext, source_id: str, source_type: str, status: str) -> str:
-        """Why RDS put a resource in a failed status: its most recent event, else the status itself."""
+        """Why RDS put a resource in a failed status: its latest failure event, else the status itself."""
         try:
             events = (
                 ctx.client("rds")
-                .describe_events(SourceIdentifier=source_id, SourceType=source_type, Duration=24 * 60)
+                .describe_events(
+                    SourceIdentifier=source_id, SourceType=source_type, Duration=24 * 60, EventCategories=["failure"]
+                )
                 .get("Events", [])
             )
         except ClientError:  # the reason is best effort: the status alone still fails the task
             events = []
-        messages = [str(e.get("Message")) for e in events if e.get("Message")]
+        # Filtered again here: an older event (a backup finishing) is no reason for a failure.
+        messages = [str(e["Message"]) for e in events if e.get("Message") and "failure" in e.get("EventCategories", [])]
         return f"RDS reports status {status}" + (f": {messages[-1]}" if messages else "")
 
 
