@@ -108,6 +108,14 @@ def test_create_from_an_s3_template_url(make_ctx: MakeCtx) -> None:
     assert "stack-topic" in topics()
 
 
+def test_create_passes_the_cloudformation_service_role(make_ctx: MakeCtx) -> None:
+    role = "arn:aws:iam::123456789012:role/MiyabiCloudFormationExecutionRole"
+    create(make_ctx, name="role-stack", role_arn=role)
+    assert cfn().describe_stacks(StackName="role-stack")["Stacks"][0]["RoleARN"] == role
+    with pytest.raises(TaskAnalysisError, match="role_arn"):
+        create(make_ctx, name="role-stack-2", role_arn="MiyabiCloudFormationExecutionRole")
+
+
 def test_replayed_create_returns_the_same_stack_and_foreign_stacks_conflict(make_ctx: MakeCtx) -> None:
     first = create(make_ctx)
     again = create(make_ctx)

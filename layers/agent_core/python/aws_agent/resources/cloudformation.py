@@ -26,6 +26,7 @@ from ._common import (
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for TemplateBody; larger templates go through S3
 CAPABILITIES = frozenset({"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"})
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
@@ -144,6 +145,14 @@ class CloudFormationStackProvider(ResourceProvider):
             )
         return capabilities
 
+    @staticmethod
+    def _role_arn(ctx: ProviderContext) -> str | None:
+        """The service role CloudFormation acts with (RoleARN): without it, the stack may only do what the agent may."""
+        role = opt_str(ctx.params, "role_arn", max_len=2048)
+        if role is not None and not _ROLE_ARN.match(role):
+            raise TaskAnalysisError(f"parameter 'role_arn' {role!r} is not an IAM role ARN")
+        return role
+
     def _create_request(self, ctx: ProviderContext, name: str) -> dict[str, Any]:
         request: dict[str, Any] = {
             "StackName": name,
@@ -158,6 +167,9 @@ class CloudFormationStackProvider(ResourceProvider):
         capabilities = self._capabilities(ctx)
         if capabilities:
             request["Capabilities"] = capabilities
+        role = self._role_arn(ctx)
+        if role:
+            request["RoleARN"] = role
         if opt_bool(ctx.params, "termination_protection"):
             request["EnableTerminationProtection"] = True
         return request
@@ -441,6 +453,9 @@ class CloudFormationStackProvider(ResourceProvider):
         capabilities = self._capabilities(ctx)
         if capabilities:
             request["Capabilities"] = capabilities
+        role = self._role_arn(ctx)
+        if role:
+            request["RoleARN"] = role
         try:
             cfn.create_change_set(**request)
         except ClientError as exc:
