@@ -273,3 +273,21 @@ def test_aurora_discover_lists_aurora_clusters(make_ctx: MakeCtx) -> None:
     found = clusters.discover(make_ctx(AURORA, {}, task_type=T.DISCOVER_RESOURCES))
     assert [o.id for o in found] == ["found-cluster"]
     assert found[0].metadata["writer"] == "found-cluster-writer"
+
+
+def test_aurora_plan_changes_nothing(make_ctx: MakeCtx) -> None:
+    plan = clusters.plan(make_ctx(AURORA, {"db_cluster_identifier": "plan-cluster"}))
+    assert plan["calls"] == ["rds:CreateDBCluster", "rds:CreateDBInstance"]
+    assert plan["parameters"]["writer"]["DBInstanceIdentifier"] == "plan-cluster-writer"
+    assert rds().describe_db_clusters()["DBClusters"] == []
+    clusters.create(make_ctx(AURORA, {"db_cluster_identifier": "plan-cluster"}))
+    ctx = make_ctx(AURORA, {"db_cluster_identifier": "plan-cluster"}, task_type=T.DELETE_RESOURCE)
+    plan = clusters.plan(ctx)
+    assert plan["parameters"]["members"] == {"plan-cluster-writer": "available"}
+    update = make_ctx(
+        AURORA,
+        {"db_cluster_identifier": "plan-cluster", "db_instance_class": "db.r6g.large"},
+        task_type=T.UPDATE_RESOURCE,
+    )
+    assert clusters.plan(update)["calls"] == ["rds:ModifyDBInstance"]
+    assert len(rds().describe_db_instances()["DBInstances"]) == 1
