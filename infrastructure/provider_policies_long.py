@@ -70,7 +70,13 @@ class LongRunningProviderPolicy(Construct):
             ),
             iam.PolicyStatement(
                 sid="RdsRead",
-                actions=["rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeEvents"],
+                actions=[
+                    "rds:DescribeDBInstances",
+                    "rds:DescribeDBClusters",
+                    "rds:DescribeEvents",
+                    "rds:DescribeDBSnapshots",  # a replayed delete finds its final snapshot
+                    "rds:DescribeDBClusterSnapshots",
+                ],
                 resources=["*"],
             ),
             # ManageMasterUserPassword: RDS creates the password secret (always named rds!...) as the caller.
@@ -132,6 +138,7 @@ class LongRunningProviderPolicy(Construct):
                 actions=[
                     "cloudformation:DescribeStacks",  # without a name: discovery
                     "cloudformation:ValidateTemplate",
+                    "cloudformation:ListStacks",  # a replayed delete finds the deleted stack
                     "cloudformation:DescribeStackDriftDetectionStatus",
                 ],
                 resources=["*"],
@@ -155,8 +162,9 @@ class LongRunningProviderPolicy(Construct):
             self.policy,
             {
                 wildcard("*"): "Read-only calls without resource-level permissions or listing every resource: "
-                "rds:DescribeDBInstances/DescribeDBClusters/DescribeEvents, dynamodb:ListTables, "
-                "cloudformation:DescribeStacks (all stacks), ValidateTemplate, DescribeStackDriftDetectionStatus.",
+                "rds:Describe* (instances, clusters, events, snapshots), dynamodb:ListTables, "
+                "cloudformation:DescribeStacks/ListStacks (all stacks), ValidateTemplate, "
+                "DescribeStackDriftDetectionStatus.",
                 wildcard(_nag(db)): "DB instances of this account; creation needs the MiyabiManaged=true request "
                 "tag and every change or delete the MiyabiManaged=true resource tag (conditions).",
                 wildcard(_nag(cluster)): "Aurora clusters of this account; creation needs the MiyabiManaged=true "

@@ -121,6 +121,8 @@ def test_reads_and_the_cloudformation_role(synth: Synthesized) -> None:
         "rds:DescribeDBInstances",
         "rds:DescribeDBClusters",
         "rds:DescribeEvents",
+        "rds:DescribeDBSnapshots",
+        "rds:DescribeDBClusterSnapshots",
     }
     assert _actions(statements["DynamoDbRead"]) == {"dynamodb:DescribeTable", "dynamodb:ListTagsOfResource"}
     assert "cloudformation:DescribeStackDriftDetectionStatus" in _actions(statements["CfnReadAny"])

@@ -335,6 +335,10 @@ def test_delete_removes_the_stack_and_its_resources(make_ctx: MakeCtx) -> None:
     with pytest.raises(ResourceNotFound):
         provider.status(ctx, "app-stack")
     assert "stack-topic" not in topics()
+    replay = provider.delete(ctx, "app-stack")  # a retried step: the managed stack of that name is gone
+    assert replay.state is ResourceState.TERMINATED and replay.arn == outcome.arn
+    with pytest.raises(ResourceNotFound):
+        provider.delete(make_ctx(CFN, {"stack_name": "never-was"}, task_type=T.DELETE_RESOURCE), "never-was")
 
 
 def test_delete_refuses_unmanaged_stacks(make_ctx: MakeCtx) -> None:

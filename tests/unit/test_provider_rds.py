@@ -184,6 +184,13 @@ def test_delete_takes_a_deterministic_final_snapshot_by_default(make_ctx: MakeCt
     assert snapshot in snapshots
     with pytest.raises(ResourceNotFound):
         instances.status(ctx, "old-db")
+    # The same delete again (a retried step): this task's final snapshot shows the goal is reached.
+    replay = instances.delete(ctx, "old-db")
+    assert replay.state is ResourceState.TERMINATED and replay.metadata["replay"] is True
+    assert replay.tags["MiyabiManaged"] == "true"
+    other = make_ctx(RDS, {"db_instance_identifier": "old-db"}, task_id="task-0010", task_type=T.DELETE_RESOURCE)
+    with pytest.raises(ResourceNotFound):
+        instances.delete(other, "old-db")
 
 
 def test_delete_can_skip_the_final_snapshot_and_refuses_unmanaged(make_ctx: MakeCtx) -> None:
@@ -266,6 +273,7 @@ def test_aurora_delete_removes_the_writer_then_the_cluster_with_a_final_snapshot
         clusters.status(ctx, "gone-cluster")
     snapshots = [s["DBClusterSnapshotIdentifier"] for s in rds().describe_db_cluster_snapshots()["DBClusterSnapshots"]]
     assert final_snapshot_name("gone-cluster", "task-0003") in snapshots
+    assert clusters.delete(ctx, "gone-cluster").state is ResourceState.TERMINATED  # replayed
 
 
 def test_aurora_discover_lists_aurora_clusters(make_ctx: MakeCtx) -> None:

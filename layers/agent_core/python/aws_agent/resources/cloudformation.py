@@ -481,7 +481,10 @@ class CloudFormationStackProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self._plain_status(ctx, resource_id)
+        try:
+            outcome = self._plain_status(ctx, resource_id)
+        except ResourceNotFound:
+            return self._deleted(ctx, resource_id)
         self.require_managed(outcome)
         if outcome.metadata["stack_status"] == "DELETE_IN_PROGRESS":
             return outcome
@@ -492,6 +495,22 @@ class CloudFormationStackProvider(ResourceProvider):
         except ClientError as exc:
             raise aws_error(exc, f"delete stack {resource_id}") from exc
         return outcome.model_copy(update={"state": ResourceState.DELETING, "ready": False})
+
+    def _deleted(self, ctx: ProviderContext, name: str) -> ResourceOutcome:
+        """A delete replayed after the stack is gone: done when the latest stack of that name was managed."""
+        cfn = ctx.client("cloudformation")
+        try:
+            pages = cfn.get_paginator("list_stacks").paginate(StackStatusFilter=["DELETE_COMPLETE"])
+            deleted = [s for page in pages for s in page.get("StackSummaries", []) if s.get("StackName") == name]
+        except ClientError as exc:
+            raise aws_error(exc, f"list deleted stacks named {name}") from exc
+        if not deleted:
+            raise ResourceNotFound(f"CloudFormation stack {name} does not exist")
+        latest = max(deleted, key=lambda s: s.get("DeletionTime") or s["CreationTime"])
+        # A deleted stack is still described by its id (for 90 days), tags included.
+        outcome = self._outcome(ctx, self._describe(ctx, latest["StackId"]))
+        self.require_managed(outcome)
+        return outcome.model_copy(update={"state": ResourceState.TERMINATED, "ready": True})
 
     # --- discover and tag ---------------------------------------------------------------------------------------
 

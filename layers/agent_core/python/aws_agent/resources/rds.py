@@ -17,6 +17,7 @@ from ._common import (
     opt_int,
     opt_str,
     opt_str_list,
+    partition_for,
     requested_tag_update,
     short_hash,
     tag_dict,
@@ -153,6 +154,33 @@ class _RdsBase(ResourceProvider):
             return self.status(ctx, identifier)
         except ResourceNotFound:
             return None
+
+    def _deleted_by_this_task(self, ctx: ProviderContext, identifier: str, kind: str) -> ResourceOutcome:
+        """A delete replayed after the resource is gone: done if this task's final snapshot exists, else not found."""
+        snapshot = final_snapshot_name(identifier, ctx.task.id)
+        rds = ctx.client("rds")
+        try:
+            if kind == "db":
+                found = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot).get("DBSnapshots", [])
+            else:
+                found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot).get(
+                    "DBClusterSnapshots", []
+                )
+        except ClientError as exc:
+            if error_code(exc) not in ("DBSnapshotNotFound", "DBClusterSnapshotNotFoundFault"):
+                raise aws_error(exc, f"look up final snapshot {snapshot}") from exc
+            found = []
+        if not found:
+            raise ResourceNotFound(f"{self.resource_type.value} {identifier} does not exist")
+        partition = partition_for(ctx.task.region)
+        return ResourceOutcome(
+            id=identifier,
+            arn=f"arn:{partition}:rds:{ctx.task.region}:{ctx.task.account_id}:{kind}:{identifier}",
+            state=ResourceState.TERMINATED,
+            ready=True,
+            tags=tag_dict(found[0].get("TagList")),
+            metadata={"final_snapshot": snapshot, "replay": True},
+        )
 
     @staticmethod
     def _reason(ctx: ProviderContext, source_id: str, source_type: str, status: str) -> str:
@@ -361,7 +389,10 @@ class RdsInstanceProvider(_RdsBase):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
+        try:
+            outcome = self.status(ctx, resource_id)
+        except ResourceNotFound:
+            return self._deleted_by_this_task(ctx, resource_id, "db")
         self.require_managed(outcome)
         if outcome.metadata["db_instance_status"] == "deleting":  # a replay while the first delete runs
             return outcome.model_copy(update={"state": ResourceState.DELETING, "ready": False})
@@ -620,7 +651,10 @@ class AuroraClusterProvider(_RdsBase):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
+        try:
+            outcome = self.status(ctx, resource_id)
+        except ResourceNotFound:
+            return self._deleted_by_this_task(ctx, resource_id, "cluster")
         self.require_managed(outcome)
         if outcome.metadata["db_cluster_status"] == "deleting":
             return outcome.model_copy(update={"state": ResourceState.DELETING, "ready": False})
