@@ -81,6 +81,25 @@ def test_execute_hands_the_providers_interval_to_the_wait_loop_and_check_status_
     assert polled["ready"] is True and polled["polls"] == 1 and polled["resource"]["state"] == "Active"
 
 
+def test_a_resource_still_in_progress_is_recorded_in_flight_once(rt: Runtime) -> None:
+    rt.tasks.create_pending("t-busy", source="event")
+    task = _task("t-busy", {"db_instance_identifier": "busy-db"})
+    execution = execute.execute(rt, {"task": task})
+    database = rds_backends[ACCOUNT]["us-east-1"].databases["busy-db"]
+    database.status = "creating"
+    first = execute.check_status(rt, {"task": task, "execution": execution})
+    assert first["ready"] is False and first["polls"] == 1
+    key = f"{ACCOUNT}#us-east-1#RdsInstance#busy-db"
+    record = rt.resources.get(key)
+    assert record is not None and record["state"] == "Creating"
+    database.status = "backing-up"
+    second = execute.check_status(rt, {"task": task, "execution": first})
+    assert second["ready"] is False and second["polls"] == 2
+    database.status = "available"
+    third = execute.check_status(rt, {"task": task, "execution": second})
+    assert third["ready"] is True and third["resource"]["state"] == "Active"  # Register records Active next
+
+
 def test_a_failed_resource_is_recorded_failed_with_the_reason(rt: Runtime) -> None:
     rt.tasks.create_pending("t-bad", source="event")
     task = _task("t-bad", {"db_instance_identifier": "bad-db"})

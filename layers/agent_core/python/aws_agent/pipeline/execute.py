@@ -151,6 +151,9 @@ def check_status(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         )
     if outcome.state is ResourceState.FAILED:
         _record_failure(rt, task, outcome)
+    if not outcome.ready and polls == 1:
+        # Still in progress at the first check: the record shows Creating/Updating/Deleting until Register.
+        _record(rt, task, outcome)
     return {**execution, "resource": outcome.model_dump(mode="json"), "ready": outcome.ready, "polls": polls}
 
 
