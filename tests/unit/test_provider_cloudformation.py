@@ -274,8 +274,8 @@ def test_drift_detection_starts_then_the_wait_loop_reads_the_result(make_ctx: Ma
             "DetectionStatus": "DETECTION_IN_PROGRESS",
             "Timestamp": timestamp,
         }
-        stub.add_client_error("describe_change_set", not_found, expected_params=names)
         stub.add_response("describe_stacks", _stack(), {"StackName": "app-stack"})
+        stub.add_client_error("describe_change_set", not_found, expected_params=names)
         stub.add_response("describe_stack_drift_detection_status", in_progress, {"StackDriftDetectionId": "drift-1"})
         polled = provider.status(ctx, "app-stack")
         assert polled.ready is False and polled.metadata["drift_detection_status"] == "DETECTION_IN_PROGRESS"
@@ -286,8 +286,8 @@ def test_drift_detection_starts_then_the_wait_loop_reads_the_result(make_ctx: Ma
             "StackDriftStatus": "DRIFTED",
             "DriftedStackResourceCount": 2,
         }
-        stub.add_client_error("describe_change_set", not_found, expected_params=names)
         stub.add_response("describe_stacks", _stack("DRIFTED"), {"StackName": "app-stack"})
+        stub.add_client_error("describe_change_set", not_found, expected_params=names)
         stub.add_response("describe_stack_drift_detection_status", done, {"StackDriftDetectionId": "drift-1"})
         settled = provider.status(ctx, "app-stack")
         stub.assert_no_pending_responses()
@@ -303,12 +303,12 @@ def test_failed_drift_detection_fails_the_task(make_ctx: MakeCtx) -> None:
         id="app-stack", arn=STACK_ID, state=ResourceState.UPDATING, metadata={"drift_detection_id": "drift-2"}
     )
     with Stubber(client) as stub:
+        stub.add_response("describe_stacks", _stack(), {"StackName": "app-stack"})
         stub.add_client_error(
             "describe_change_set",
             "ChangeSetNotFound",
             expected_params={"StackName": "app-stack", "ChangeSetName": change_set_name("task-0002")},
         )
-        stub.add_response("describe_stacks", _stack(), {"StackName": "app-stack"})
         stub.add_response(
             "describe_stack_drift_detection_status",
             {

@@ -269,11 +269,11 @@ class CloudFormationStackProvider(ResourceProvider):
 
     def status(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         """The stack's state; for an update task it also moves the update along (change set, drift detection)."""
+        outcome = self._plain_status(ctx, resource_id)
         if ctx.task.task_type is AwsTaskType.UPDATE_RESOURCE:
-            pending = self._change_set_phase(ctx, resource_id)
+            pending = self._change_set_phase(ctx, resource_id, outcome)
             if pending is not None:
                 return pending
-        outcome = self._plain_status(ctx, resource_id)
         previous = ctx.previous.metadata if ctx.previous is not None else {}
         for key in ("change_set", "drift_detection_id"):
             if key in previous:
@@ -339,7 +339,7 @@ class CloudFormationStackProvider(ResourceProvider):
         first = failures[-1]  # events are newest first
         return f"{first.get('LogicalResourceId')} ({first.get('ResourceType')}): {first['ResourceStatusReason']}"
 
-    def _change_set_phase(self, ctx: ProviderContext, name: str) -> ResourceOutcome | None:
+    def _change_set_phase(self, ctx: ProviderContext, name: str, base: ResourceOutcome) -> ResourceOutcome | None:
         """The update's change set: not yet computed (wait), computed (execute it, wait), empty (done), failed."""
         cfn = ctx.client("cloudformation")
         change_set = change_set_name(ctx.task.id)
@@ -351,7 +351,6 @@ class CloudFormationStackProvider(ResourceProvider):
             raise aws_error(exc, f"describe change set {change_set}") from exc
         status = described.get("Status")
         execution = described.get("ExecutionStatus")
-        base = self._plain_status(ctx, name)
         base.metadata["change_set"] = change_set
         base.metadata["change_set_status"] = status
         base.metadata["changes"] = len(described.get("Changes", []))
