@@ -18,6 +18,7 @@ from .optimization import OptimizationWorkflow
 from .permissions import RESOURCE_STEPS, ResourceManagementPolicy, grant_pipeline_access
 from .pipeline import AgentPipeline
 from .provider_policies_edge import EdgeProviderPolicies
+from .provider_policies_long import LongRunningProviderPolicy
 from .settings import agent_config, event_bus_name
 from .state import AgentState
 
@@ -60,6 +61,7 @@ class AgentStack(Stack):
             lambda_execution_role_name=parsed_config.lambda_execution_role_name,
         )
         EdgeProviderPolicies(self, "EdgeProviders", functions=[self.functions[step] for step in RESOURCE_STEPS])
+        LongRunningProviderPolicy(self, "LongRunningProviders", functions=[self.functions[s] for s in RESOURCE_STEPS])
         self.pipeline = AgentPipeline(self, "Pipeline", functions=self.functions.by_step)
 
         self.optimization = OptimizationWorkflow(

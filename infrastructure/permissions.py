@@ -32,6 +32,9 @@ def grant_pipeline_access(functions: AgentFunctions, state: AgentState, messagin
     _grant(functions["register"], state.tasks, write=False)
     for step in RESOURCE_STEPS:
         _grant(functions[step], state.resources, write=False)
+    # The wait loop's status check records a resource AWS reports Failed (state and AWS's reason) before failing.
+    _grant(functions["status"], state.resources, write=True)
+    _grant(functions["status"], state.agents, write=True)
     for step in ("complete", "fail"):
         messaging.bus.grant_put_events_to(functions[step])
 

@@ -84,7 +84,8 @@ class AgentPipeline(Construct):
             comment="AWS Agent task pipeline",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             state_machine_type=sfn.StateMachineType.STANDARD,
-            timeout=Duration.hours(1),
+            # Above the longest provider deadline (Aurora: 90 min of status checks) plus the steps around it.
+            timeout=Duration.hours(3),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self.log_group,

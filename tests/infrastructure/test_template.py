@@ -264,7 +264,7 @@ def test_state_machine_is_standard_traced_logged_and_bounded(synth: Synthesized)
             "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": False}),
         },
     )
-    assert synth.definition["TimeoutSeconds"] == 3600
+    assert synth.definition["TimeoutSeconds"] == 3 * 3600
 
 
 def test_definition_states(synth: Synthesized) -> None:
@@ -387,7 +387,7 @@ def test_only_resource_steps_may_manage_aws_resources(synth: Synthesized, step: 
         ("analyze", {"task_id"}, {"task_id"}),
         ("guard", {"task_id"}, {"task_id"}),
         ("execute", set(), {"resource_key"}),
-        ("status", set(), {"resource_key"}),
+        ("status", {"resource_key", "name"}, {"resource_key", "name"}),
         ("tag", set(), {"resource_key"}),
         ("register", {"resource_key", "name"}, {"resource_key", "name", "task_id"}),
         ("complete", {"task_id"}, {"task_id"}),

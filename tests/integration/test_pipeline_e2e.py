@@ -149,7 +149,15 @@ def test_unknown_resource_type_fails_with_clear_error(local_agent: Any, events_s
 
 
 def test_supported_type_without_provider_fails_naming_supported_types(local_agent: Any) -> None:
-    detail = {"task_id": "e2e-noprov-1", "task": {"task_type": "CreateResource", "resource_type": "RdsInstance"}}
+    from aws_agent.model import AwsResourceType
+    from aws_agent.resources import supported_types
+
+    # A modelled type that has no provider yet (issue 3 adds providers type by type).
+    missing = [t for t in AwsResourceType if t not in supported_types()]
+    if not missing:
+        pytest.skip("every modelled resource type has a provider")
+    task = {"task_type": "CreateResource", "resource_type": missing[0].value}
+    detail = {"task_id": "e2e-noprov-1", "task": task}
     record = _run(local_agent, detail)
     assert record["status"] == "Failed"
     assert record["error_code"] == "UnsupportedResourceType"

@@ -74,6 +74,9 @@ def estimate(resource_type: AwsResourceType | str, metadata: dict[str, Any] | No
     if kind is AwsResourceType.ROUTE53_HOSTED_ZONE:
         monthly: Decimal = price_catalog()["route53_hosted_zone_month"]
         return CostEstimate(_round(monthly / DAYS_PER_MONTH), True, "hosted zone monthly fee / 30 days (queries extra)")
+    long_running = _LONG_RUNNING_MODELS.get(kind)
+    if long_running is not None:
+        return long_running(metadata)
     return CostEstimate(Decimal("0.0000"), False, f"no price model for {kind.value}")
 
 
@@ -150,6 +153,57 @@ def _fargate(metadata: dict[str, Any]) -> CostEstimate:
     return CostEstimate(
         _round(hourly * HOURS_PER_DAY), True, f"{tasks} Fargate tasks x ({vcpu} vCPU + {memory_gb} GB) x 24 h"
     )
+
+
+def _rds(metadata: dict[str, Any]) -> CostEstimate:
+    """A DB instance: its class's hours (Multi-AZ doubles them) plus allocated storage."""
+    if metadata.get("db_instance_status") in ("stopped", "deleting"):
+        return CostEstimate(Decimal("0.0000"), True, "instance is stopped or deleting: storage aside, no charge")
+    hourly, basis = rds_hourly_price(str(metadata.get("db_instance_class") or ""), bool(metadata.get("multi_az")))
+    if hourly is None:
+        return CostEstimate(Decimal("0.0000"), False, basis)
+    storage_gb = _number(metadata, "allocated_storage", Decimal(20))
+    rate: Decimal = price_catalog()["rds_storage_gb_month"]
+    daily = hourly * HOURS_PER_DAY + storage_gb * rate / DAYS_PER_MONTH
+    return CostEstimate(_round(daily), True, f"{basis} x 24 h + {storage_gb} GB storage / 30 days")
+
+
+def _aurora(metadata: dict[str, Any]) -> CostEstimate:
+    """An Aurora cluster: its writer's hours (Aurora Standard); storage and I/O depend on use and are left out."""
+    db_class = str(metadata.get("db_instance_class") or "")
+    hourly: Decimal | None = price_catalog()["aurora_hourly"].get(db_class)
+    if hourly is None:
+        return CostEstimate(Decimal("0.0000"), False, f"no Aurora price for instance class {db_class!r}")
+    return CostEstimate(_round(hourly * HOURS_PER_DAY), True, f"Aurora {db_class} writer x 24 h (storage, I/O extra)")
+
+
+def _dynamodb(metadata: dict[str, Any]) -> CostEstimate:
+    """A table: stored bytes, plus provisioned capacity; on-demand requests depend on traffic and are left out."""
+    prices = price_catalog()["dynamodb"]
+    size_gb = _number(metadata, "size_bytes", Decimal(0)) / BYTES_PER_GB
+    daily = size_gb * prices["storage_gb_month"] / DAYS_PER_MONTH
+    basis = f"{size_gb:.3f} GB stored / 30 days"
+    if metadata.get("billing_mode") == "PROVISIONED":
+        read = _number(metadata, "read_capacity", Decimal(0))
+        write = _number(metadata, "write_capacity", Decimal(0))
+        daily += (read * prices["rcu_hourly"] + write * prices["wcu_hourly"]) * HOURS_PER_DAY
+        basis += f" + {read} RCU / {write} WCU x 24 h"
+    else:
+        basis += " (on-demand requests not estimated)"
+    return CostEstimate(_round(daily), True, basis)
+
+
+def _cloudformation(metadata: dict[str, Any]) -> CostEstimate:
+    # The stack itself is free for AWS:: resource types; what it creates is priced as those resources.
+    return CostEstimate(Decimal("0.0000"), True, "CloudFormation charges nothing for stacks of AWS resources")
+
+
+_LONG_RUNNING_MODELS = {
+    AwsResourceType.RDS_INSTANCE: _rds,
+    AwsResourceType.AURORA_CLUSTER: _aurora,
+    AwsResourceType.DYNAMODB_TABLE: _dynamodb,
+    AwsResourceType.CLOUDFORMATION_STACK: _cloudformation,
+}
 
 
 def _number(metadata: dict[str, Any], key: str, default: Decimal) -> Decimal:

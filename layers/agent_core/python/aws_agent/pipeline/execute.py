@@ -12,12 +12,12 @@ from ..basics import execution_name
 from ..errors import AgentError, AwsCallFailed, ResourceNotFound, UnsupportedOperation
 from ..health.check import run_health_check
 from ..model import AwsTask, AwsTaskType, ResourceState
-from ..resources import ProviderContext, ResourceOutcome, provider_for
+from ..resources import ProviderContext, ResourceOutcome, ResourceProvider, provider_for
 from ..resources.base import TASK_TAG
 from .runtime import Runtime
 
 POLL_SECONDS = 10
-MAX_POLLS = 60  # ten minutes at 10 s; long-running types get their own deadlines with issue 3
+MAX_POLLS = 60  # the optimization workflow's wait: ten minutes at 10 s; resources use their provider's deadline
 DISCOVERED_IN_STATE = 200  # Step Functions state is capped at 256 KiB
 
 
@@ -29,13 +29,19 @@ def context(rt: Runtime, task: AwsTask) -> ProviderContext:
     return ProviderContext(task=task, sessions=rt.sessions, config=rt.settings.config)
 
 
-def _after(operation: str, outcome: ResourceOutcome, next_step: str) -> dict[str, Any]:
+def max_polls(provider: ResourceProvider) -> int:
+    """How many status checks the wait loop makes before the provider's deadline has passed."""
+    return max(1, -(-provider.deadline_seconds // provider.poll_seconds))
+
+
+def _after(provider: ResourceProvider, operation: str, outcome: ResourceOutcome, next_step: str) -> dict[str, Any]:
     return {
         "operation": operation,
         "dry_run": False,
         "resource": outcome.model_dump(mode="json"),
-        "ready": outcome.ready,
-        "poll_seconds": POLL_SECONDS,
+        # Failed at once: the wait loop's status check (which may write resource records) records it and fails.
+        "ready": outcome.ready and outcome.state is not ResourceState.FAILED,
+        "poll_seconds": provider.poll_seconds,
         "polls": 0,
         "next": next_step,
     }
@@ -94,11 +100,11 @@ def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         plan = provider.plan(ctx)
         return {"operation": operation.value, "dry_run": True, "plan": plan, "ready": True, "next": "complete"}
     if operation is AwsTaskType.CREATE_RESOURCE:
-        result = _after("create", provider.create(ctx), "tag")
+        result = _after(provider, "create", provider.create(ctx), "tag")
     elif operation is AwsTaskType.UPDATE_RESOURCE:
-        result = _after("update", provider.update(ctx, provider.resource_id(ctx)), "tag")
+        result = _after(provider, "update", provider.update(ctx, provider.resource_id(ctx)), "tag")
     elif operation is AwsTaskType.DELETE_RESOURCE:
-        result = _after("delete", provider.delete(ctx, provider.resource_id(ctx)), "register")
+        result = _after(provider, "delete", provider.delete(ctx, provider.resource_id(ctx)), "register")
     else:  # DiscoverResources
         found = provider.discover(ctx)
         managed = [r for r in found if r.managed]
@@ -122,15 +128,24 @@ def check_status(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     task = AwsTask.model_validate(payload["task"])
     execution = dict(payload["execution"])
     polls = int(execution.get("polls", 0)) + 1
-    if polls > MAX_POLLS:
-        what = execution["resource"]["id"] if "resource" in execution else execution.get("execution_arn")
-        raise ResourceTimeout(f"{task.task_type.value} on {what} was not done after {MAX_POLLS} checks")
     if "execution_arn" in execution:
+        if polls > MAX_POLLS:
+            raise ResourceTimeout(
+                f"{task.task_type.value} on {execution['execution_arn']} was not done after {MAX_POLLS} checks"
+            )
         return {**optimization_status(rt, execution), "polls": polls}
     provider = provider_for(task.resource_type)
-    resource_id = execution["resource"]["id"]
+    previous = ResourceOutcome.model_validate(execution["resource"])
+    resource_id = previous.id
+    if polls > max_polls(provider):
+        # Still in progress at AWS: record what was last seen, with why the agent stopped waiting.
+        reason = f"not done after the {provider.deadline_seconds} s deadline of {task.resource_type}"
+        _record(rt, task, previous.model_copy(update={"metadata": {**previous.metadata, "reason": reason}}))
+        raise ResourceTimeout(f"{task.task_type.value} on {resource_id} was {reason} ({polls - 1} checks)")
+    ctx = context(rt, task)
+    ctx.previous = previous
     try:
-        outcome = provider.status(context(rt, task), resource_id)
+        outcome = provider.status(ctx, resource_id)
     except ResourceNotFound:
         if execution["operation"] != "delete":
             raise
@@ -138,8 +153,24 @@ def check_status(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
             {**execution["resource"], "state": ResourceState.TERMINATED, "ready": True}
         )
     if outcome.state is ResourceState.FAILED:
-        raise ResourceNotFound(f"{task.resource_type} {resource_id} failed: {outcome.metadata.get('reason', '')}")
+        _record_failure(rt, task, outcome)
+    if not outcome.ready and polls == 1:
+        # Still in progress at the first check: the record shows Creating/Updating/Deleting until Register.
+        _record(rt, task, outcome)
     return {**execution, "resource": outcome.model_dump(mode="json"), "ready": outcome.ready, "polls": polls}
+
+
+def _record(rt: Runtime, task: AwsTask, outcome: ResourceOutcome) -> None:
+    from .register import record  # register imports this module
+
+    record(rt, task, outcome)
+
+
+def _record_failure(rt: Runtime, task: AwsTask, outcome: ResourceOutcome) -> None:
+    """A resource AWS reports failed: its record says Failed with AWS's reason, then the task fails with it."""
+    _record(rt, task, outcome)
+    reason = outcome.metadata.get("reason") or "no reason given"
+    raise AwsCallFailed(f"{task.resource_type} {outcome.id} failed: {reason}")
 
 
 def tags_to_apply(ctx: ProviderContext, current: dict[str, str]) -> dict[str, str]:

@@ -165,6 +165,8 @@ def fail(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
     task = _task(state)
     name, message = describe_error(state.get("error") or {})
     failed_state = next((step for key, step in _STEP_RESULTS if key not in state), "Complete")
+    if failed_state == "Register" and (state.get("execution") or {}).get("ready") is False:
+        failed_state = "CheckStatus"  # the wait loop's check failed: the resource failed or missed its deadline
     info = ErrorInfo(code=code_for(name), message=message, state=failed_state)
     outcome = TaskOutcome(
         task_id=str(state.get("task_id")),

@@ -26,6 +26,16 @@ def _providers() -> dict[AwsResourceType, ResourceProvider]:
 
     providers += [SnsTopicProvider(), Route53HostedZoneProvider(), ApiGatewayProvider(), EcsServiceProvider()]
     providers += [CloudFrontDistributionProvider(), LambdaEdgeProvider()]
+    from .cloudformation import CloudFormationStackProvider
+    from .dynamodb import DynamoDbTableProvider
+    from .rds import AuroraClusterProvider, RdsInstanceProvider
+
+    providers += [
+        RdsInstanceProvider(),
+        AuroraClusterProvider(),
+        DynamoDbTableProvider(),
+        CloudFormationStackProvider(),
+    ]
     return {p.resource_type: p for p in providers}
 
 

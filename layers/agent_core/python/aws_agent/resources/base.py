@@ -40,6 +40,9 @@ class ProviderContext:
     task: AwsTask
     sessions: SessionFactory
     config: AgentConfig = field(default_factory=AgentConfig)
+    # The outcome the previous step reported (set by the wait loop's status check): lets a multi-phase operation
+    # find what it started (a drift detection id, a change set) without a Lambda waiting for it.
+    previous: ResourceOutcome | None = None
 
     @property
     def target(self) -> Target:
@@ -70,6 +73,9 @@ class ResourceProvider(ABC):
     """create / status / update / delete / discover / tag for one resource type."""
 
     resource_type: ClassVar[AwsResourceType]
+    # The state machine's wait loop: seconds between status checks, and how long an operation may take in all.
+    poll_seconds: ClassVar[int] = 10
+    deadline_seconds: ClassVar[int] = 600
 
     @abstractmethod
     def resource_id(self, ctx: ProviderContext) -> str:
