@@ -15,7 +15,30 @@ def _providers() -> dict[AwsResourceType, ResourceProvider]:
     from .lambda_function import LambdaFunctionProvider
     from .s3 import S3BucketProvider
 
-    return {p.resource_type: p for p in (S3BucketProvider(), Ec2InstanceProvider(), LambdaFunctionProvider())}
+    providers: list[ResourceProvider] = [S3BucketProvider(), Ec2InstanceProvider(), LambdaFunctionProvider()]
+    providers += _net_providers()
+    return {p.resource_type: p for p in providers}
+
+
+def _net_providers() -> list[ResourceProvider]:
+    """Network, storage, scaling and monitoring types (issue 3)."""
+    from .autoscaling import AutoScalingGroupProvider
+    from .cloudwatch import CloudWatchProvider
+    from .ebs import EbsVolumeProvider
+    from .efs import EfsFileSystemProvider
+    from .elbv2 import LoadBalancerProvider
+    from .vpc import VpcNetworkProvider
+    from .xray import XRayProvider
+
+    return [
+        VpcNetworkProvider(),
+        EbsVolumeProvider(),
+        EfsFileSystemProvider(),
+        AutoScalingGroupProvider(),
+        LoadBalancerProvider(),
+        CloudWatchProvider(),
+        XRayProvider(),
+    ]
 
 
 _REGISTRY: dict[AwsResourceType, ResourceProvider] | None = None
