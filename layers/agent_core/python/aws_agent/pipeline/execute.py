@@ -13,6 +13,7 @@ from ..errors import AgentError, AwsCallFailed, ResourceNotFound, UnsupportedOpe
 from ..model import AwsTask, AwsTaskType, ResourceState
 from ..resources import ProviderContext, ResourceOutcome, provider_for
 from ..resources.base import TASK_TAG
+from .dependencies import advance, check_dependencies, prepare_delete
 from .runtime import Runtime
 
 POLL_SECONDS = 10
@@ -91,11 +92,13 @@ def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         plan = provider.plan(ctx)
         return {"operation": operation.value, "dry_run": True, "plan": plan, "ready": True, "next": "complete"}
     if operation is AwsTaskType.CREATE_RESOURCE:
+        check_dependencies(rt, task)  # dependency graph (issue 3): every dependency exists and is Active
         result = _after("create", provider.create(ctx), "tag")
     elif operation is AwsTaskType.UPDATE_RESOURCE:
         result = _after("update", provider.update(ctx, provider.resource_id(ctx)), "tag")
     elif operation is AwsTaskType.DELETE_RESOURCE:
-        result = _after("delete", provider.delete(ctx, provider.resource_id(ctx)), "register")
+        cascade = prepare_delete(rt, ctx, provider.resource_id(ctx))  # refuses while dependents exist, or cascades
+        result = cascade or _after("delete", provider.delete(ctx, provider.resource_id(ctx)), "register")
     else:  # DiscoverResources
         found = provider.discover(ctx)
         managed = [r for r in found if r.managed]
@@ -124,6 +127,8 @@ def check_status(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         raise ResourceTimeout(f"{task.task_type.value} on {what} was not done after {MAX_POLLS} checks")
     if "execution_arn" in execution:
         return {**optimization_status(rt, execution), "polls": polls}
+    if execution.get("cascade", {}).get("pending"):  # a cascade delete goes on where it stopped (dependencies.py)
+        return {**advance(rt, task, execution), "polls": polls}
     provider = provider_for(task.resource_type)
     resource_id = execution["resource"]["id"]
     try:
