@@ -15,6 +15,7 @@ from .nag import acknowledge, executions_of, wildcard
 from .optimization import OptimizationWorkflow
 from .permissions import RESOURCE_STEPS, ResourceManagementPolicy, grant_pipeline_access
 from .pipeline import AgentPipeline
+from .provider_policies_net import NetProviderPolicies
 from .settings import agent_config, event_bus_name
 from .state import AgentState
 
@@ -55,6 +56,7 @@ class AgentStack(Stack):
             member_role_name=parsed_config.member_role_name,
             lambda_execution_role_name=parsed_config.lambda_execution_role_name,
         )
+        NetProviderPolicies(self, "NetProviders", functions=self.functions, state=self.state)
         self.pipeline = AgentPipeline(self, "Pipeline", functions=self.functions.by_step)
 
         self.optimization = OptimizationWorkflow(
