@@ -250,7 +250,8 @@ class EbsVolumeProvider(ResourceProvider):
                     f"EBS volume {resource_id} is attached to {', '.join(attached)}; detach it first or delete with "
                     "force_detach=true"
                 )
-            call(ec2.detach_volume, f"detach volume {resource_id}", VolumeId=resource_id, Force=True)
+            for instance_id in attached:  # io2 multi-attach: one detach per instance
+                call(ec2.detach_volume, f"detach volume {resource_id}", VolumeId=resource_id, InstanceId=instance_id, Force=True)
             wait_until(
                 lambda: self.status(ctx, resource_id).metadata["volume_state"] == "available",
                 f"detaching volume {resource_id}",
