@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import (
@@ -194,9 +195,14 @@ class LoadBalancerProvider(ResourceProvider):
         if lb is None:
             raise ResourceNotFound(f"load balancer {resource_id} does not exist in {ctx.task.account_id}/{ctx.task.region}")
         listeners = self._listeners(elb, lb["LoadBalancerArn"])
-        groups = call(elb.describe_target_groups, "describe target groups", LoadBalancerArn=lb["LoadBalancerArn"])
+        try:
+            groups = elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"]).get("TargetGroups", [])
+        except ClientError as exc:
+            if error_code(exc) not in TG_MISSING:  # a balancer without target groups (emulators say "not found")
+                raise aws_error(exc, "describe target groups") from exc
+            groups = []
         tags = self._tags(elb, [lb["LoadBalancerArn"]]).get(lb["LoadBalancerArn"], {})
-        return self._outcome(lb, tags, listeners, groups.get("TargetGroups", []))
+        return self._outcome(lb, tags, listeners, groups)
 
     @staticmethod
     def _outcome(
