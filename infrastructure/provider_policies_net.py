@@ -35,16 +35,32 @@ def _statement(sid: str, actions: list[str], resources: list[str], conditions: A
 
 def ec2_efs_statements() -> list[iam.PolicyStatement]:
     """VPC networks, EBS volumes, launch templates (for Auto Scaling) and EFS file systems."""
-    ec2 = {kind: _own("ec2", f"{kind}/*") for kind in (
-        "vpc", "subnet", "internet-gateway", "route-table", "volume", "launch-template", "instance",
-        "network-interface", "security-group",
-    )}  # fmt: skip
+    ec2 = {
+        kind: _own("ec2", f"{kind}/*")
+        for kind in (
+            "vpc",
+            "subnet",
+            "internet-gateway",
+            "route-table",
+            "volume",
+            "launch-template",
+            "instance",
+            "network-interface",
+            "security-group",
+        )
+    }
     file_systems = _own("elasticfilesystem", "file-system/*")
     return [
         _statement(
             "Ec2CreateTaggedOnly",
-            ["ec2:CreateVpc", "ec2:CreateSubnet", "ec2:CreateInternetGateway", "ec2:CreateRouteTable",
-             "ec2:CreateVolume", "ec2:CreateLaunchTemplate"],  # fmt: skip
+            [
+                "ec2:CreateVpc",
+                "ec2:CreateSubnet",
+                "ec2:CreateInternetGateway",
+                "ec2:CreateRouteTable",
+                "ec2:CreateVolume",
+                "ec2:CreateLaunchTemplate",
+            ],
             [ec2[k] for k in ("vpc", "subnet", "internet-gateway", "route-table", "volume", "launch-template")],
             REQUESTED,
         ),
@@ -54,15 +70,38 @@ def ec2_efs_statements() -> list[iam.PolicyStatement]:
             "Ec2TagOnCreate",
             ["ec2:CreateTags"],
             [ec2[k] for k in ("vpc", "subnet", "internet-gateway", "route-table", "volume", "launch-template")],
-            {"StringEquals": {"ec2:CreateAction": ["CreateVpc", "CreateSubnet", "CreateInternetGateway",
-                                                   "CreateRouteTable", "CreateVolume", "CreateLaunchTemplate"]}},
-        ),  # fmt: skip
+            {
+                "StringEquals": {
+                    "ec2:CreateAction": [
+                        "CreateVpc",
+                        "CreateSubnet",
+                        "CreateInternetGateway",
+                        "CreateRouteTable",
+                        "CreateVolume",
+                        "CreateLaunchTemplate",
+                    ]
+                }
+            },
+        ),
         _statement(
             "Ec2ChangeManagedOnly",
-            ["ec2:CreateTags", "ec2:ModifyVpcAttribute", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway",
-             "ec2:CreateRoute", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable", "ec2:DeleteSubnet",
-             "ec2:DeleteRouteTable", "ec2:DeleteInternetGateway", "ec2:DeleteVpc", "ec2:ModifyVolume",
-             "ec2:DetachVolume", "ec2:DeleteVolume", "ec2:DeleteLaunchTemplate"],  # fmt: skip
+            [
+                "ec2:CreateTags",
+                "ec2:ModifyVpcAttribute",
+                "ec2:AttachInternetGateway",
+                "ec2:DetachInternetGateway",
+                "ec2:CreateRoute",
+                "ec2:AssociateRouteTable",
+                "ec2:DisassociateRouteTable",
+                "ec2:DeleteSubnet",
+                "ec2:DeleteRouteTable",
+                "ec2:DeleteInternetGateway",
+                "ec2:DeleteVpc",
+                "ec2:ModifyVolume",
+                "ec2:DetachVolume",
+                "ec2:DeleteVolume",
+                "ec2:DeleteLaunchTemplate",
+            ],
             [ec2[k] for k in ("vpc", "subnet", "internet-gateway", "route-table", "volume", "launch-template")],
             MANAGED,
         ),
@@ -70,9 +109,18 @@ def ec2_efs_statements() -> list[iam.PolicyStatement]:
         _statement("Ec2DetachFromInstances", ["ec2:DetachVolume"], [ec2["instance"]]),
         _statement(
             "Ec2Read",
-            ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeInternetGateways", "ec2:DescribeRouteTables",
-             "ec2:DescribeNetworkInterfaces", "ec2:DescribeAvailabilityZones", "ec2:DescribeVolumes",
-             "ec2:DescribeVolumesModifications", "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups"],  # fmt: skip
+            [
+                "ec2:DescribeVpcs",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeInternetGateways",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeVolumes",
+                "ec2:DescribeVolumesModifications",
+                "ec2:DescribeLaunchTemplates",
+                "ec2:DescribeSecurityGroups",
+            ],
             ["*"],
         ),
         _statement(
@@ -83,20 +131,30 @@ def ec2_efs_statements() -> list[iam.PolicyStatement]:
         ),
         _statement(
             "EfsChangeManagedOnly",
-            ["elasticfilesystem:CreateMountTarget", "elasticfilesystem:DeleteMountTarget",
-             "elasticfilesystem:PutLifecycleConfiguration", "elasticfilesystem:UpdateFileSystem",
-             "elasticfilesystem:DeleteFileSystem", "elasticfilesystem:TagResource"],  # fmt: skip
+            [
+                "elasticfilesystem:CreateMountTarget",
+                "elasticfilesystem:DeleteMountTarget",
+                "elasticfilesystem:PutLifecycleConfiguration",
+                "elasticfilesystem:UpdateFileSystem",
+                "elasticfilesystem:DeleteFileSystem",
+                "elasticfilesystem:TagResource",
+            ],
             [file_systems],
             MANAGED,
         ),
         _statement(
             "EfsRead",
-            ["elasticfilesystem:DescribeFileSystems", "elasticfilesystem:DescribeMountTargets",
-             "elasticfilesystem:DescribeLifecycleConfiguration"],  # fmt: skip
+            [
+                "elasticfilesystem:DescribeFileSystems",
+                "elasticfilesystem:DescribeMountTargets",
+                "elasticfilesystem:DescribeLifecycleConfiguration",
+            ],
             ["*"],
         ),
         # Mount target network interfaces: only in managed subnets, and only when EFS makes the call.
-        _statement("EfsMountTargetInterfacesInManagedSubnets", ["ec2:CreateNetworkInterface"], [ec2["subnet"]], MANAGED),
+        _statement(
+            "EfsMountTargetInterfacesInManagedSubnets", ["ec2:CreateNetworkInterface"], [ec2["subnet"]], MANAGED
+        ),
         _statement(
             "EfsMountTargetInterfaces",
             ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"],
@@ -120,26 +178,37 @@ def scaling_monitoring_statements() -> list[iam.PolicyStatement]:
     return [
         _statement(
             "AutoScalingCreateTaggedOnly",
-            ["autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags"], [groups], REQUESTED,
-        ),  # fmt: skip
+            ["autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags"],
+            [groups],
+            REQUESTED,
+        ),
         _statement(
             "AutoScalingChangeManagedOnly",
-            ["autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup",
-             "autoscaling:CreateOrUpdateTags"],  # fmt: skip
+            [
+                "autoscaling:UpdateAutoScalingGroup",
+                "autoscaling:DeleteAutoScalingGroup",
+                "autoscaling:CreateOrUpdateTags",
+            ],
             [groups],
             MANAGED,
         ),
         _statement("AutoScalingRead", ["autoscaling:DescribeAutoScalingGroups"], ["*"]),
         _statement(
             "ElbCreateTaggedOnly",
-            ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup",
-             "elasticloadbalancing:AddTags"],  # fmt: skip
+            [
+                "elasticloadbalancing:CreateLoadBalancer",
+                "elasticloadbalancing:CreateTargetGroup",
+                "elasticloadbalancing:AddTags",
+            ],
             [elb["lb"], elb["tg"]],
             REQUESTED,
         ),
         _statement(
-            "ElbListenersOnManagedBalancers", ["elasticloadbalancing:CreateListener"], [elb["lb"]], MANAGED,
-        ),  # fmt: skip
+            "ElbListenersOnManagedBalancers",
+            ["elasticloadbalancing:CreateListener"],
+            [elb["lb"]],
+            MANAGED,
+        ),
         _statement(
             "ElbTagListenersOnCreate",
             ["elasticloadbalancing:AddTags"],
@@ -148,19 +217,30 @@ def scaling_monitoring_statements() -> list[iam.PolicyStatement]:
         ),
         _statement(
             "ElbChangeManagedOnly",
-            ["elasticloadbalancing:ModifyListener", "elasticloadbalancing:DeleteListener",
-             "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
-             "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:AddTags"],  # fmt: skip
+            [
+                "elasticloadbalancing:ModifyListener",
+                "elasticloadbalancing:DeleteListener",
+                "elasticloadbalancing:ModifyTargetGroup",
+                "elasticloadbalancing:DeleteTargetGroup",
+                "elasticloadbalancing:DeleteLoadBalancer",
+                "elasticloadbalancing:AddTags",
+            ],
             [elb["lb"], elb["tg"], elb["listener"]],
             MANAGED,
         ),
         _statement(
             "ElbRead",
-            ["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups",
-             "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTags"],  # fmt: skip
+            [
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeTags",
+            ],
             ["*"],
         ),
-        _statement("CloudWatchAlarmsCreateTagged", ["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"], [alarms], REQUESTED),
+        _statement(
+            "CloudWatchAlarmsCreateTagged", ["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"], [alarms], REQUESTED
+        ),
         _statement(
             "CloudWatchAlarmsChangeManagedOnly",
             ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:TagResource"],
@@ -178,11 +258,18 @@ def scaling_monitoring_statements() -> list[iam.PolicyStatement]:
             ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:ListDashboards"],
             ["*"],
         ),
-        _statement("XRayCreateTaggedOnly", ["xray:CreateGroup", "xray:CreateSamplingRule", "xray:TagResource"], xray, REQUESTED),
+        _statement(
+            "XRayCreateTaggedOnly", ["xray:CreateGroup", "xray:CreateSamplingRule", "xray:TagResource"], xray, REQUESTED
+        ),
         _statement(
             "XRayChangeManagedOnly",
-            ["xray:UpdateGroup", "xray:DeleteGroup", "xray:UpdateSamplingRule", "xray:DeleteSamplingRule",
-             "xray:TagResource"],  # fmt: skip
+            [
+                "xray:UpdateGroup",
+                "xray:DeleteGroup",
+                "xray:UpdateSamplingRule",
+                "xray:DeleteSamplingRule",
+                "xray:TagResource",
+            ],
             xray,
             MANAGED,
         ),
@@ -201,10 +288,10 @@ class NetProviderPolicies(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, functions: AgentFunctions, state: AgentState) -> None:
         super().__init__(scope, construct_id)
-        roles = [functions[step].role for step in RESOURCE_STEPS if functions[step].role is not None]
+        roles = [role for step in RESOURCE_STEPS if (role := functions[step].role) is not None]
         self.policies = [
-            iam.ManagedPolicy(self, "NetworkStorage", statements=ec2_efs_statements(), roles=roles),  # type: ignore[misc]
-            iam.ManagedPolicy(self, "ScalingMonitoring", statements=scaling_monitoring_statements(), roles=roles),  # type: ignore[misc]
+            iam.ManagedPolicy(self, "NetworkStorage", statements=ec2_efs_statements(), roles=roles),
+            iam.ManagedPolicy(self, "ScalingMonitoring", statements=scaling_monitoring_statements(), roles=roles),
         ]
         for policy in self.policies:
             acknowledge(policy, _FINDINGS)
@@ -229,8 +316,10 @@ _FINDINGS: dict[str, str] = {
     "request tag and every change or delete needs the MiyabiManaged=true resource tag (conditions).",
     wildcard(_nag(_own("ec2", "subnet/*"))): "Subnets: created only with the MiyabiManaged=true request tag, "
     "changed/deleted only with the resource tag; mount-target interfaces only in managed subnets.",
-    wildcard(_nag(_own("ec2", "internet-gateway/*"))): "Internet gateways: created with the MiyabiManaged=true request tag, detached/deleted only with the resource tag.",
-    wildcard(_nag(_own("ec2", "route-table/*"))): "Route tables: created with the MiyabiManaged=true request tag, changed/deleted only with the resource tag.",
+    wildcard(_nag(_own("ec2", "internet-gateway/*"))): "Internet gateways: created with the MiyabiManaged=true "
+    "request tag, detached/deleted only with the resource tag.",
+    wildcard(_nag(_own("ec2", "route-table/*"))): "Route tables: created with the MiyabiManaged=true request tag, "
+    "changed/deleted only with the resource tag.",
     wildcard(_nag(_own("ec2", "volume/*"))): "EBS volumes: tag-conditioned create, modify, detach and delete.",
     wildcard(_nag(_own("ec2", "launch-template/*"))): "Launch templates of Auto Scaling groups: tag-conditioned.",
     wildcard(_nag(_own("ec2", "instance/*"))): "DetachVolume also authorizes on the instance; the volume it "
@@ -245,7 +334,8 @@ _FINDINGS: dict[str, str] = {
     "tag-conditioned create, capacity change and (force) delete.",
     wildcard(_nag(_own("elasticloadbalancing", "loadbalancer/app/*/*"))): "Application load balancers: "
     "tag-conditioned create, listener creation and delete.",
-    wildcard(_nag(_own("elasticloadbalancing", "targetgroup/*/*"))): "Target groups of the agent's load balancers: created with the request tag, changed/deleted with the resource tag.",
+    wildcard(_nag(_own("elasticloadbalancing", "targetgroup/*/*"))): "Target groups of the agent's load balancers: "
+    "created with the request tag, changed/deleted with the resource tag.",
     wildcard(_nag(_own("elasticloadbalancing", "listener/app/*/*/*"))): "Listeners: tagged at creation, changed "
     "and deleted only with the MiyabiManaged=true resource tag.",
     wildcard(_nag(_own("cloudwatch", "alarm:*"))): "CloudWatch alarms: created with the request tag, changed "
@@ -253,5 +343,6 @@ _FINDINGS: dict[str, str] = {
     wildcard(_nag(f"arn:{Aws.PARTITION}:cloudwatch::{Aws.ACCOUNT_ID}:dashboard/{DASHBOARD_PREFIX}*")): "Only "
     "dashboards named with the agent's prefix (dashboards cannot be tagged).",
     wildcard(_nag(_own("xray", "group/*/*"))): "X-Ray groups: tag-conditioned create, update and delete.",
-    wildcard(_nag(_own("xray", "sampling-rule/*"))): "X-Ray sampling rules: created with the MiyabiManaged=true request tag, changed/deleted with the resource tag.",
+    wildcard(_nag(_own("xray", "sampling-rule/*"))): "X-Ray sampling rules: created with the "
+    "MiyabiManaged=true request tag, changed/deleted with the resource tag.",
 }

@@ -12,8 +12,19 @@ if TYPE_CHECKING:
 
 MANAGED = {"StringEquals": {"aws:ResourceTag/MiyabiManaged": "true"}}
 REQUESTED = {"StringEquals": {"aws:RequestTag/MiyabiManaged": "true"}}
-MUTATING = ("Delete", "Modify", "Update", "Detach", "Attach", "Put", "Associate", "Disassociate", "Create", "Add",
-            "Tag")  # fmt: skip
+MUTATING = (
+    "Delete",
+    "Modify",
+    "Update",
+    "Detach",
+    "Attach",
+    "Put",
+    "Associate",
+    "Disassociate",
+    "Create",
+    "Add",
+    "Tag",
+)
 # Mutating grants that are not tag-conditioned, each for a reason the policy module documents.
 NOT_TAG_CONDITIONED = {
     "CloudWatchOwnDashboards",  # dashboards cannot be tagged: scoped to the agent's name prefix instead
@@ -76,20 +87,39 @@ def test_mutating_actions_need_the_managed_tag_or_a_documented_scope(synth: Synt
         if not mutating or statement["Sid"] in NOT_TAG_CONDITIONED:
             continue
         assert statement.get("Condition") in (MANAGED, REQUESTED), statement["Sid"]
-    creates = [s for s in _statements(synth) if any(":Create" in a for a in _actions(s)) and s.get("Condition") == REQUESTED]
+    creates = [
+        s for s in _statements(synth) if any(":Create" in a for a in _actions(s)) and s.get("Condition") == REQUESTED
+    ]
     created = {a for s in creates for a in _actions(s)}
-    for action in ("ec2:CreateVpc", "ec2:CreateSubnet", "ec2:CreateVolume", "elasticfilesystem:CreateFileSystem",
-                   "autoscaling:CreateAutoScalingGroup", "elasticloadbalancing:CreateLoadBalancer",
-                   "elasticloadbalancing:CreateTargetGroup", "xray:CreateGroup", "xray:CreateSamplingRule"):  # fmt: skip
+    for action in (
+        "ec2:CreateVpc",
+        "ec2:CreateSubnet",
+        "ec2:CreateVolume",
+        "elasticfilesystem:CreateFileSystem",
+        "autoscaling:CreateAutoScalingGroup",
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:CreateTargetGroup",
+        "xray:CreateGroup",
+        "xray:CreateSamplingRule",
+    ):
         assert action in created, action
 
 
 @pytest.mark.parametrize(
     "action",
-    ["ec2:DeleteVpc", "ec2:DeleteSubnet", "ec2:DeleteVolume", "ec2:ModifyVolume", "elasticfilesystem:DeleteFileSystem",
-     "autoscaling:DeleteAutoScalingGroup", "elasticloadbalancing:DeleteLoadBalancer", "cloudwatch:DeleteAlarms",
-     "xray:DeleteGroup", "xray:DeleteSamplingRule"],
-)  # fmt: skip
+    [
+        "ec2:DeleteVpc",
+        "ec2:DeleteSubnet",
+        "ec2:DeleteVolume",
+        "ec2:ModifyVolume",
+        "elasticfilesystem:DeleteFileSystem",
+        "autoscaling:DeleteAutoScalingGroup",
+        "elasticloadbalancing:DeleteLoadBalancer",
+        "cloudwatch:DeleteAlarms",
+        "xray:DeleteGroup",
+        "xray:DeleteSamplingRule",
+    ],
+)
 def test_destructive_actions_are_granted_only_on_managed_resources(synth: Synthesized, action: str) -> None:
     granting = [s for s in _statements(synth) if action in _actions(s)]
     assert granting and all(s["Condition"] == MANAGED for s in granting)

@@ -32,8 +32,9 @@ def agent(local_agent: Any) -> Iterator[Any]:
 
     saved = os.environ["AGENT_CONFIG"]
     config = json.loads(saved)
-    config["allowed_resource_types"] = sorted({*config.get("allowed_resource_types", ["S3Bucket", "Ec2Instance",
-                                                                                       "LambdaFunction"]), *NET_TYPES})  # fmt: skip
+    config["allowed_resource_types"] = sorted(
+        {*config.get("allowed_resource_types", ["S3Bucket", "Ec2Instance", "LambdaFunction"]), *NET_TYPES}
+    )
     os.environ["AGENT_CONFIG"] = json.dumps(config)
     settings.cache_clear()
     runtime.cache_clear()
@@ -73,49 +74,89 @@ def _aws(agent: Any) -> dict[str, Any]:
     ec2, efs, cw = session.client("ec2"), session.client("efs"), session.client("cloudwatch")
     file_systems = [f for f in efs.describe_file_systems()["FileSystems"] if f["CreationToken"].startswith("e2e-dep")]
     return {
-        "vpcs": sorted(v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "tag:MiyabiTask", "Values": ["e2e-dep-vpc"]}])["Vpcs"]),
-        "subnets": sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "tag:MiyabiTask", "Values": ["e2e-dep-vpc"]}])["Subnets"]),
+        "vpcs": sorted(
+            v["VpcId"]
+            for v in ec2.describe_vpcs(Filters=[{"Name": "tag:MiyabiTask", "Values": ["e2e-dep-vpc"]}])["Vpcs"]
+        ),
+        "subnets": sorted(
+            s["SubnetId"]
+            for s in ec2.describe_subnets(Filters=[{"Name": "tag:MiyabiTask", "Values": ["e2e-dep-vpc"]}])["Subnets"]
+        ),
         "file_systems": sorted(f["FileSystemId"] for f in file_systems),
         "mount_targets": sorted(
-            t["MountTargetId"] for f in file_systems for t in efs.describe_mount_targets(FileSystemId=f["FileSystemId"])["MountTargets"]
+            t["MountTargetId"]
+            for f in file_systems
+            for t in efs.describe_mount_targets(FileSystemId=f["FileSystemId"])["MountTargets"]
         ),
         "alarms": sorted(a["AlarmName"] for a in cw.describe_alarms(AlarmNamePrefix="miyabi-e2e-dep")["MetricAlarms"]),
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")
 def chain(agent: Any) -> dict[str, str]:
     """VPC -> EFS -> alarm, each created by its own task through the pipeline, each naming its dependency."""
     # Out of order first: the file system's dependency does not exist yet, so nothing is created.
-    early = _run(agent, "e2e-dep-early", {"task_type": "CreateResource", "resource_type": "EfsFileSystem",
-                                          "dependencies": [_key("VpcNetwork", "vpc-0123456789abcdef0")]})  # fmt: skip
+    early = _run(
+        agent,
+        "e2e-dep-early",
+        {
+            "task_type": "CreateResource",
+            "resource_type": "EfsFileSystem",
+            "dependencies": [_key("VpcNetwork", "vpc-0123456789abcdef0")],
+        },
+    )
     assert early["status"] == "Failed" and early["error_code"] == "DependencyViolation", early
     assert "vpc-0123456789abcdef0" in early["error_message"] and "missing" in early["error_message"]
 
-    vpc_task = _run(agent, "e2e-dep-vpc", {"task_type": "CreateResource", "resource_type": "VpcNetwork",
-                                           "parameters": {"cidr": "10.20.0.0/16", "az_count": 2}})  # fmt: skip
+    vpc_task = _run(
+        agent,
+        "e2e-dep-vpc",
+        {
+            "task_type": "CreateResource",
+            "resource_type": "VpcNetwork",
+            "parameters": {"cidr": "10.20.0.0/16", "az_count": 2},
+        },
+    )
     assert vpc_task["status"] == "Completed", vpc_task
     vpc = vpc_task["resource_id"]
     subnets = _record(_key("VpcNetwork", vpc))["metadata"]["private_subnet_ids"]
-    efs_task = _run(agent, "e2e-dep-efs", {
-        "task_type": "CreateResource", "resource_type": "EfsFileSystem",
-        "parameters": {"subnet_ids": subnets}, "dependencies": [_key("VpcNetwork", vpc)],
-    })  # fmt: skip
+    efs_task = _run(
+        agent,
+        "e2e-dep-efs",
+        {
+            "task_type": "CreateResource",
+            "resource_type": "EfsFileSystem",
+            "parameters": {"subnet_ids": subnets},
+            "dependencies": [_key("VpcNetwork", vpc)],
+        },
+    )
     assert efs_task["status"] == "Completed", efs_task
     efs = efs_task["resource_id"]
-    alarm_task = _run(agent, "e2e-dep-alarm", {
-        "task_type": "CreateResource", "resource_type": "CloudWatch",
-        "parameters": {"metric_name": "BurstCreditBalance", "namespace": "AWS/EFS", "threshold": 1,
-                       "comparison_operator": "LessThanThreshold", "dimensions": {"FileSystemId": efs}},
-        "dependencies": [_record(_key("EfsFileSystem", efs))["arn"]],
-    })  # fmt: skip
+    alarm_task = _run(
+        agent,
+        "e2e-dep-alarm",
+        {
+            "task_type": "CreateResource",
+            "resource_type": "CloudWatch",
+            "parameters": {
+                "metric_name": "BurstCreditBalance",
+                "namespace": "AWS/EFS",
+                "threshold": 1,
+                "comparison_operator": "LessThanThreshold",
+                "dimensions": {"FileSystemId": efs},
+            },
+            "dependencies": [_record(_key("EfsFileSystem", efs))["arn"]],
+        },
+    )
     assert alarm_task["status"] == "Completed", alarm_task
     return {"vpc": vpc, "efs": efs, "alarm": alarm_task["resource_id"]}
 
 
 def test_the_chain_is_created_in_order_with_its_dependencies_recorded(agent: Any, chain: dict[str, str]) -> None:
-    vpc, efs, alarm = (_record(_key(t, chain[k])) for t, k in (("VpcNetwork", "vpc"), ("EfsFileSystem", "efs"),
-                                                               ("CloudWatch", "alarm")))  # fmt: skip
+    vpc, efs, alarm = (
+        _record(_key(t, chain[k]))
+        for t, k in (("VpcNetwork", "vpc"), ("EfsFileSystem", "efs"), ("CloudWatch", "alarm"))
+    )
     assert [r["state"] for r in (vpc, efs, alarm)] == ["Active"] * 3
     assert vpc["created_at"] < efs["created_at"] < alarm["created_at"]
     assert efs["dependencies"] == [vpc["resource_key"]] and alarm["dependencies"] == [efs["arn"]]
@@ -129,8 +170,11 @@ def test_delete_with_dependents_fails_clearly_and_changes_nothing(agent: Any, ch
 
     before_aws = _aws(agent)
     before_records = {r["resource_key"]: r for r in runtime().resources.by_account(ACCOUNT)}
-    record = _run(agent, "e2e-dep-del-refused", {"task_type": "DeleteResource", "resource_type": "VpcNetwork",
-                                                 "parameters": {"vpc_id": chain["vpc"]}})  # fmt: skip
+    record = _run(
+        agent,
+        "e2e-dep-del-refused",
+        {"task_type": "DeleteResource", "resource_type": "VpcNetwork", "parameters": {"vpc_id": chain["vpc"]}},
+    )
     assert record["status"] == "Failed" and record["error_code"] == "DependencyViolation"
     message = record["error_message"]
     assert f"EfsFileSystem {chain['efs']}" in message and f"CloudWatch {chain['alarm']}" in message
@@ -143,8 +187,15 @@ def test_delete_with_dependents_fails_clearly_and_changes_nothing(agent: Any, ch
 
 
 def test_cascade_delete_removes_the_chain_in_reverse_order(agent: Any, chain: dict[str, str]) -> None:
-    record = _run(agent, "e2e-dep-del-cascade", {"task_type": "DeleteResource", "resource_type": "VpcNetwork",
-                                                 "parameters": {"vpc_id": chain["vpc"], "cascade": True}})  # fmt: skip
+    record = _run(
+        agent,
+        "e2e-dep-del-cascade",
+        {
+            "task_type": "DeleteResource",
+            "resource_type": "VpcNetwork",
+            "parameters": {"vpc_id": chain["vpc"], "cascade": True},
+        },
+    )
     assert record["status"] == "Completed", record
     keys = {k: _key(t, chain[k]) for t, k in (("VpcNetwork", "vpc"), ("EfsFileSystem", "efs"), ("CloudWatch", "alarm"))}
     assert record["result"]["cascade"]["deleted"] == [keys["alarm"], keys["efs"]]  # dependents first, deepest first

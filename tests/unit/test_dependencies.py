@@ -34,7 +34,10 @@ def _table(ddb: Any, name: str, key: str, index: tuple[str, str, str] | None = N
         args["GlobalSecondaryIndexes"] = [
             {
                 "IndexName": index[0],
-                "KeySchema": [{"AttributeName": index[1], "KeyType": "HASH"}, {"AttributeName": index[2], "KeyType": "RANGE"}],
+                "KeySchema": [
+                    {"AttributeName": index[1], "KeyType": "HASH"},
+                    {"AttributeName": index[2], "KeyType": "RANGE"},
+                ],
                 "Projection": {"ProjectionType": "ALL"},
             }
         ]
@@ -60,11 +63,18 @@ def rt(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     return Runtime(settings)
 
 
-def _task(task_id: str, kind: AwsResourceType, task_type: AwsTaskType, params: dict[str, Any], deps: list[str]) -> AwsTask:
+def _task(
+    task_id: str, kind: AwsResourceType, task_type: AwsTaskType, params: dict[str, Any], deps: list[str]
+) -> AwsTask:
     return AwsTask(
-        id=task_id, task_type=task_type, resource_type=kind, account_id=ACCOUNT, region=REGION, parameters=params,
+        id=task_id,
+        task_type=task_type,
+        resource_type=kind,
+        account_id=ACCOUNT,
+        region=REGION,
+        parameters=params,
         dependencies=deps,
-    )  # fmt: skip
+    )
 
 
 def run(rt: Runtime, task: AwsTask) -> dict[str, Any]:
@@ -102,8 +112,13 @@ def chain(rt: Runtime) -> tuple[str, str, str]:
     subnets = record(rt, R.VPC_NETWORK, vpc)["metadata"]["private_subnet_ids"]
     efs = create(rt, "dep-efs", R.EFS_FILE_SYSTEM, {"subnet_ids": subnets}, [key(R.VPC_NETWORK, vpc)])
     arn = record(rt, R.EFS_FILE_SYSTEM, efs)["arn"]
-    alarm_params = {"metric_name": "BurstCreditBalance", "namespace": "AWS/EFS", "threshold": 1,
-                    "comparison_operator": "LessThanThreshold", "dimensions": {"FileSystemId": efs}}  # fmt: skip
+    alarm_params = {
+        "metric_name": "BurstCreditBalance",
+        "namespace": "AWS/EFS",
+        "threshold": 1,
+        "comparison_operator": "LessThanThreshold",
+        "dimensions": {"FileSystemId": efs},
+    }
     alarm = create(rt, "dep-alarm", R.CLOUDWATCH, alarm_params, [arn])  # by ARN
     return vpc, efs, alarm
 
@@ -122,7 +137,13 @@ def aws_state() -> dict[str, Any]:
 
 def test_create_with_missing_dependencies_names_them_and_creates_nothing(rt: Runtime) -> None:
     before = aws_state()
-    task = _task("dep-missing", R.EFS_FILE_SYSTEM, T.CREATE_RESOURCE, {}, [key(R.VPC_NETWORK, "vpc-0123456789abcdef0"), "vpc-nothere1"])
+    task = _task(
+        "dep-missing",
+        R.EFS_FILE_SYSTEM,
+        T.CREATE_RESOURCE,
+        {},
+        [key(R.VPC_NETWORK, "vpc-0123456789abcdef0"), "vpc-nothere1"],
+    )
     with pytest.raises(DependencyViolation) as error:
         execute.execute(rt, {"task": task.model_dump(mode="json")})
     assert error.value.code == "DependencyViolation"
@@ -135,10 +156,12 @@ def test_create_with_a_dependency_that_is_not_active_is_refused(rt: Runtime) -> 
     vpc = create(rt, "dep-vpc", R.VPC_NETWORK, {"az_count": 1})
     resource = record(rt, R.VPC_NETWORK, vpc)
     rt.resources.client.update_item(
-        TableName="resources", Key={"resource_key": {"S": resource["resource_key"]}},
-        UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "state"},
+        TableName="resources",
+        Key={"resource_key": {"S": resource["resource_key"]}},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "state"},
         ExpressionAttributeValues={":s": {"S": "Creating"}},
-    )  # fmt: skip
+    )
     task = _task("dep-efs", R.EFS_FILE_SYSTEM, T.CREATE_RESOURCE, {}, [vpc])  # by bare id
     with pytest.raises(DependencyViolation, match=rf"not Active: {vpc} is Creating"):
         execute.execute(rt, {"task": task.model_dump(mode="json")})
@@ -195,8 +218,13 @@ def test_cascade_waits_for_a_long_delete_through_the_wait_loop(rt: Runtime, monk
         if lingering["left"] > 0:
             lingering["left"] -= 1
             lingering["seen"] += 1
-            return ResourceOutcome(id=resource_id, arn="arn:aws:elasticfilesystem:::x", state=ResourceState.DELETING,
-                                   ready=False, tags={"MiyabiManaged": "true"})  # fmt: skip
+            return ResourceOutcome(
+                id=resource_id,
+                arn="arn:aws:elasticfilesystem:::x",
+                state=ResourceState.DELETING,
+                ready=False,
+                tags={"MiyabiManaged": "true"},
+            )
         return original_status(self, ctx, resource_id)
 
     monkeypatch.setattr(EfsFileSystemProvider, "delete", delete)
@@ -228,19 +256,23 @@ def test_delete_without_dependents_is_a_plain_delete(rt: Runtime) -> None:
 
 def _cycle(rt: Runtime) -> tuple[str, str]:
     a = create(rt, "cyc-a", R.CLOUDWATCH, {"metric_name": "M", "namespace": "N", "threshold": 1})
-    b = create(rt, "cyc-b", R.CLOUDWATCH, {"metric_name": "M", "namespace": "N", "threshold": 2}, [key(R.CLOUDWATCH, a)])
+    b = create(
+        rt, "cyc-b", R.CLOUDWATCH, {"metric_name": "M", "namespace": "N", "threshold": 2}, [key(R.CLOUDWATCH, a)]
+    )
     # Make a depend on b behind the pipeline's back: the registry is now inconsistent (a cycle).
     rt.resources.client.update_item(
-        TableName="resources", Key={"resource_key": {"S": key(R.CLOUDWATCH, a)}},
-        UpdateExpression="SET dependencies = :d", ExpressionAttributeValues={":d": {"L": [{"S": key(R.CLOUDWATCH, b)}]}},
-    )  # fmt: skip
+        TableName="resources",
+        Key={"resource_key": {"S": key(R.CLOUDWATCH, a)}},
+        UpdateExpression="SET dependencies = :d",
+        ExpressionAttributeValues={":d": {"L": [{"S": key(R.CLOUDWATCH, b)}]}},
+    )
     return a, b
 
 
 def test_a_cycle_is_a_clear_error_on_create_and_on_cascade(rt: Runtime) -> None:
     a, b = _cycle(rt)
     task = _task("cyc-c", R.CLOUDWATCH, T.CREATE_RESOURCE, {"metric_name": "M", "namespace": "N", "threshold": 3}, [a])
-    with pytest.raises(DependencyViolation, match="cycle: .*CloudWatch alarm/.* -> .*CloudWatch alarm/"):
+    with pytest.raises(DependencyViolation, match=r"cycle: .*CloudWatch alarm/.* -> .*CloudWatch alarm/"):
         execute.execute(rt, {"task": task.model_dump(mode="json")})
     delete = _task("cyc-d", R.CLOUDWATCH, T.DELETE_RESOURCE, {"alarm_name": a.split("/", 1)[1], "cascade": True}, [])
     with pytest.raises(DependencyViolation, match="cycle"):
@@ -256,6 +288,8 @@ def test_ambiguous_bare_id_asks_for_the_resource_key(rt: Runtime) -> None:
 
     twin["metadata_json"] = _json(twin.pop("metadata"))
     rt.resources.client.put_item(TableName="resources", Item=to_item(twin))
-    task = _task("dep-x", R.CLOUDWATCH, T.CREATE_RESOURCE, {"metric_name": "M", "namespace": "N", "threshold": 1}, [vpc])
+    task = _task(
+        "dep-x", R.CLOUDWATCH, T.CREATE_RESOURCE, {"metric_name": "M", "namespace": "N", "threshold": 1}, [vpc]
+    )
     with pytest.raises(DependencyViolation, match="ambiguous"):
         execute.execute(rt, {"task": task.model_dump(mode="json")})

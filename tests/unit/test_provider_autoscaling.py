@@ -27,7 +27,9 @@ def subnets(make_ctx: MakeCtx) -> list[str]:
 
 
 def groups() -> list[dict[str, Any]]:
-    return list(boto3.client("autoscaling", region_name="us-east-1").describe_auto_scaling_groups()["AutoScalingGroups"])
+    return list(
+        boto3.client("autoscaling", region_name="us-east-1").describe_auto_scaling_groups()["AutoScalingGroups"]
+    )
 
 
 def templates() -> list[dict[str, Any]]:
@@ -43,7 +45,9 @@ def test_registry_returns_the_asg_provider(mocked_aws: None) -> None:
 
 
 def test_create_launch_template_and_group_with_propagated_tags(make_ctx: MakeCtx, subnets: list[str]) -> None:
-    outcome = provider.create(make_ctx(ASG, {"subnet_ids": subnets, "min_size": 1, "max_size": 3, "desired_capacity": 2}))
+    outcome = provider.create(
+        make_ctx(ASG, {"subnet_ids": subnets, "min_size": 1, "max_size": 3, "desired_capacity": 2})
+    )
     assert outcome.id == "miyabi-task-0001" and outcome.state is ResourceState.ACTIVE
     assert outcome.metadata["capacity"] == {"MinSize": 1, "MaxSize": 3, "DesiredCapacity": 2}
     assert outcome.ready and outcome.metadata["in_service"] == 2
@@ -65,10 +69,13 @@ def test_create_is_idempotent_and_refuses_foreign_names(make_ctx: MakeCtx, subne
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({}, "subnet_ids"), ({"subnet_ids": ["x"]}, "invalid ids"),
-     ({"subnet_ids": ["subnet-0123456789abcdef0"], "min_size": 3, "max_size": 2}, "min_size <= desired_capacity"),
-     ({"subnet_ids": ["subnet-0123456789abcdef0"], "max_size": 1000}, "between 0 and 100")],
-)  # fmt: skip
+    [
+        ({}, "subnet_ids"),
+        ({"subnet_ids": ["x"]}, "invalid ids"),
+        ({"subnet_ids": ["subnet-0123456789abcdef0"], "min_size": 3, "max_size": 2}, "min_size <= desired_capacity"),
+        ({"subnet_ids": ["subnet-0123456789abcdef0"], "max_size": 1000}, "between 0 and 100"),
+    ],
+)
 def test_bad_parameters(make_ctx: MakeCtx, params: dict[str, Any], message: str) -> None:
     with pytest.raises(TaskAnalysisError, match=message):
         provider.create(make_ctx(ASG, params))
@@ -103,9 +110,12 @@ def test_unmanaged_group_is_never_deleted(make_ctx: MakeCtx, subnets: list[str])
     ec2 = boto3.client("ec2", region_name="us-east-1")
     ec2.create_launch_template(LaunchTemplateName="theirs", LaunchTemplateData={"ImageId": "ami-12c6146b"})
     boto3.client("autoscaling", region_name="us-east-1").create_auto_scaling_group(
-        AutoScalingGroupName="theirs", LaunchTemplate={"LaunchTemplateName": "theirs"}, MinSize=0, MaxSize=1,
+        AutoScalingGroupName="theirs",
+        LaunchTemplate={"LaunchTemplateName": "theirs"},
+        MinSize=0,
+        MaxSize=1,
         VPCZoneIdentifier=subnets[0],
-    )  # fmt: skip
+    )
     with pytest.raises(ResourceNotManaged):
         provider.delete(op(make_ctx, T.DELETE_RESOURCE, "theirs"), "theirs")
     assert len(groups()) == 1

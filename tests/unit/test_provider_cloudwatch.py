@@ -39,8 +39,16 @@ def test_create_alarm_tagged_at_creation(make_ctx: MakeCtx) -> None:
 
 
 def test_create_never_overwrites_someone_elses_alarm(make_ctx: MakeCtx) -> None:
-    cw().put_metric_alarm(AlarmName="theirs", MetricName="M", Namespace="N", Statistic="Average", Period=60,
-                          EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")  # fmt: skip
+    cw().put_metric_alarm(
+        AlarmName="theirs",
+        MetricName="M",
+        Namespace="N",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
     with pytest.raises(ResourceConflict, match="not created by this task"):
         provider.create(make_ctx(CW, {**ALARM, "alarm_name": "theirs"}))
     assert cw().describe_alarms()["MetricAlarms"][0]["Threshold"] == 5.0
@@ -50,10 +58,14 @@ def test_create_never_overwrites_someone_elses_alarm(make_ctx: MakeCtx) -> None:
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({"metric_name": "M"}, "namespace"), ({**ALARM, "threshold": "high"}, "number"),
-     ({**ALARM, "comparison_operator": "Bigger"}, "comparison_operator"), ({"kind": "graph"}, "alarm or dashboard"),
-     ({"kind": "dashboard", "dashboard_body": "{"}, "not JSON")],
-)  # fmt: skip
+    [
+        ({"metric_name": "M"}, "namespace"),
+        ({**ALARM, "threshold": "high"}, "number"),
+        ({**ALARM, "comparison_operator": "Bigger"}, "comparison_operator"),
+        ({"kind": "graph"}, "alarm or dashboard"),
+        ({"kind": "dashboard", "dashboard_body": "{"}, "not JSON"),
+    ],
+)
 def test_bad_parameters(make_ctx: MakeCtx, params: dict[str, Any], message: str) -> None:
     with pytest.raises(TaskAnalysisError, match=message):
         provider.create(make_ctx(CW, params))
@@ -77,8 +89,10 @@ def test_dashboard_is_prefixed_and_carries_the_marker(make_ctx: MakeCtx) -> None
     assert stored["widgets"][1]["y"] == 2  # moved below the marker
     provider.tag(make_ctx(CW, {}), outcome.id, {"Team": "sre"})
     assert provider.status(make_ctx(CW, {}), outcome.id).tags["Team"] == "sre"
-    updated = provider.update(make_ctx(CW, {"dashboard_name": "miyabi-ops", "dashboard_body": {"widgets": []}},
-                                       task_type=T.UPDATE_RESOURCE), outcome.id)  # fmt: skip
+    updated = provider.update(
+        make_ctx(CW, {"dashboard_name": "miyabi-ops", "dashboard_body": {"widgets": []}}, task_type=T.UPDATE_RESOURCE),
+        outcome.id,
+    )
     assert updated.managed and updated.metadata["widgets"] == 1 and updated.tags["Team"] == "sre"
 
 
@@ -104,8 +118,16 @@ def test_delete_alarm_and_dashboard(make_ctx: MakeCtx) -> None:
 
 
 def test_unmanaged_alarm_is_never_deleted(make_ctx: MakeCtx) -> None:
-    cw().put_metric_alarm(AlarmName="theirs", MetricName="M", Namespace="N", Statistic="Average", Period=60,
-                          EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")  # fmt: skip
+    cw().put_metric_alarm(
+        AlarmName="theirs",
+        MetricName="M",
+        Namespace="N",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
     with pytest.raises(ResourceNotManaged):
         provider.delete(make_ctx(CW, {"alarm_name": "theirs"}, task_type=T.DELETE_RESOURCE), "alarm/theirs")
 

@@ -43,7 +43,13 @@ def test_create_encrypted_gp3_tagged_at_creation(make_ctx: MakeCtx) -> None:
     assert volume["Encrypted"] is True and volume["VolumeType"] == "gp3" and volume["Size"] == 20
     assert volume["AvailabilityZone"] == "us-east-1a"
     tags = {t["Key"]: t["Value"] for t in volume["Tags"]}
-    assert tags == {"Team": "db", "Name": "data", "MiyabiManaged": "true", "MiyabiAgent": "BillGates", "MiyabiTask": "task-0001"}
+    assert tags == {
+        "Team": "db",
+        "Name": "data",
+        "MiyabiManaged": "true",
+        "MiyabiAgent": "BillGates",
+        "MiyabiTask": "task-0001",
+    }
 
 
 def test_create_is_idempotent_per_task(make_ctx: MakeCtx) -> None:
@@ -54,10 +60,14 @@ def test_create_is_idempotent_per_task(make_ctx: MakeCtx) -> None:
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({"encrypted": False}, "encrypted volumes only"), ({"volume_type": "gp9"}, "volume_type"),
-     ({"size": 0}, "between"), ({"volume_type": "st1", "size": 10}, "between 125"),
-     ({"availability_zone": "eu-west-1a"}, "not a zone of us-east-1")],
-)  # fmt: skip
+    [
+        ({"encrypted": False}, "encrypted volumes only"),
+        ({"volume_type": "gp9"}, "volume_type"),
+        ({"size": 0}, "between"),
+        ({"volume_type": "st1", "size": 10}, "between 125"),
+        ({"availability_zone": "eu-west-1a"}, "not a zone of us-east-1"),
+    ],
+)
 def test_bad_parameters(make_ctx: MakeCtx, params: dict[str, Any], message: str) -> None:
     with pytest.raises(TaskAnalysisError, match=message):
         provider.create(make_ctx(EBS, params))

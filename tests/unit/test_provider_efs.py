@@ -45,8 +45,12 @@ def test_registry_returns_the_efs_provider(mocked_aws: None) -> None:
     assert isinstance(provider_for(EFS), EfsFileSystemProvider)
 
 
-def test_create_encrypted_with_mount_targets_and_lifecycle(make_ctx: MakeCtx, provider: Any, subnets: list[str]) -> None:
-    outcome = provider.create(make_ctx(EFS, {"subnet_ids": subnets, "transition_to_ia": "after_30_days", "name": "shared"}))
+def test_create_encrypted_with_mount_targets_and_lifecycle(
+    make_ctx: MakeCtx, provider: Any, subnets: list[str]
+) -> None:
+    outcome = provider.create(
+        make_ctx(EFS, {"subnet_ids": subnets, "transition_to_ia": "after_30_days", "name": "shared"})
+    )
     assert outcome.id.startswith("fs-") and outcome.state is ResourceState.ACTIVE and outcome.ready
     assert outcome.arn.endswith(f"file-system/{outcome.id}")
     (fs,) = file_systems()
@@ -66,10 +70,14 @@ def test_create_is_idempotent_per_task(make_ctx: MakeCtx, provider: Any, subnets
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({"encrypted": "false"}, "encrypted file systems only"), ({"throughput_mode": "fast"}, "throughput_mode"),
-     ({"throughput_mode": "provisioned"}, "provisioned_throughput"), ({"subnet_ids": ["nope"]}, "invalid subnet"),
-     ({"transition_to_ia": "AFTER_2_DAYS"}, "transition_to_ia")],
-)  # fmt: skip
+    [
+        ({"encrypted": "false"}, "encrypted file systems only"),
+        ({"throughput_mode": "fast"}, "throughput_mode"),
+        ({"throughput_mode": "provisioned"}, "provisioned_throughput"),
+        ({"subnet_ids": ["nope"]}, "invalid subnet"),
+        ({"transition_to_ia": "AFTER_2_DAYS"}, "transition_to_ia"),
+    ],
+)
 def test_bad_parameters(make_ctx: MakeCtx, provider: Any, params: dict[str, Any], message: str) -> None:
     with pytest.raises(TaskAnalysisError, match=message):
         provider.create(make_ctx(EFS, params))
@@ -84,8 +92,11 @@ def test_plan_changes_nothing(make_ctx: MakeCtx, provider: Any, subnets: list[st
 
 def test_update_lifecycle_and_tags(make_ctx: MakeCtx, provider: Any) -> None:
     fs_id = provider.create(make_ctx(EFS, {})).id
-    ctx = make_ctx(EFS, {"file_system_id": fs_id, "transition_to_ia": "AFTER_7_DAYS", "tags": {"Env": "dev"}},
-                   task_type=T.UPDATE_RESOURCE)  # fmt: skip
+    ctx = make_ctx(
+        EFS,
+        {"file_system_id": fs_id, "transition_to_ia": "AFTER_7_DAYS", "tags": {"Env": "dev"}},
+        task_type=T.UPDATE_RESOURCE,
+    )
     outcome = provider.update(ctx, fs_id)
     assert outcome.metadata["lifecycle_policies"] == [{"TransitionToIA": "AFTER_7_DAYS"}]
     assert outcome.tags["Env"] == "dev"
@@ -94,17 +105,28 @@ def test_update_lifecycle_and_tags(make_ctx: MakeCtx, provider: Any) -> None:
 def test_update_throughput_calls_update_file_system(make_ctx: MakeCtx, provider: Any) -> None:
     """moto has no UpdateFileSystem: the call is checked against the real service model with Stubber."""
     fs_id = provider.create(make_ctx(EFS, {})).id
-    ctx = make_ctx(EFS, {"file_system_id": fs_id, "throughput_mode": "provisioned", "provisioned_throughput": 64},
-                   task_type=T.UPDATE_RESOURCE)  # fmt: skip
+    ctx = make_ctx(
+        EFS,
+        {"file_system_id": fs_id, "throughput_mode": "provisioned", "provisioned_throughput": 64},
+        task_type=T.UPDATE_RESOURCE,
+    )
     stubbed = boto3.client("efs", region_name="us-east-1")
     stubber = Stubber(stubbed)
     stubber.add_response(
         "update_file_system",
-        {"OwnerId": "123456789012", "CreationToken": "t", "FileSystemId": fs_id, "CreationTime": "2026-01-01",
-         "LifeCycleState": "updating", "NumberOfMountTargets": 0, "SizeInBytes": {"Value": 0},
-         "PerformanceMode": "generalPurpose", "Tags": []},
+        {
+            "OwnerId": "123456789012",
+            "CreationToken": "t",
+            "FileSystemId": fs_id,
+            "CreationTime": "2026-01-01",
+            "LifeCycleState": "updating",
+            "NumberOfMountTargets": 0,
+            "SizeInBytes": {"Value": 0},
+            "PerformanceMode": "generalPurpose",
+            "Tags": [],
+        },
         {"FileSystemId": fs_id, "ThroughputMode": "provisioned", "ProvisionedThroughputInMibps": 64},
-    )  # fmt: skip
+    )
     moto_client = ctx.client("efs")
 
     class Split:
@@ -120,7 +142,9 @@ def test_update_throughput_calls_update_file_system(make_ctx: MakeCtx, provider:
     assert outcome.id == fs_id
 
 
-def test_delete_removes_mount_targets_then_the_file_system(make_ctx: MakeCtx, provider: Any, subnets: list[str]) -> None:
+def test_delete_removes_mount_targets_then_the_file_system(
+    make_ctx: MakeCtx, provider: Any, subnets: list[str]
+) -> None:
     fs_id = provider.create(make_ctx(EFS, {"subnet_ids": subnets})).id
     plan = provider.plan(make_ctx(EFS, {"file_system_id": fs_id}, task_type=T.DELETE_RESOURCE))
     assert plan["calls"] == ["elasticfilesystem:DeleteMountTarget"] * 2 + ["elasticfilesystem:DeleteFileSystem"]
@@ -129,7 +153,9 @@ def test_delete_removes_mount_targets_then_the_file_system(make_ctx: MakeCtx, pr
     assert file_systems() == []
 
 
-def test_delete_waits_boundedly_for_mount_targets(make_ctx: MakeCtx, provider: Any, subnets: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_delete_waits_boundedly_for_mount_targets(
+    make_ctx: MakeCtx, provider: Any, subnets: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fs_id = provider.create(make_ctx(EFS, {"subnet_ids": subnets})).id
     lingering = [{"MountTargetId": "fsmt-1", "SubnetId": subnets[0], "LifeCycleState": "deleting"}]
     monkeypatch.setattr(EfsFileSystemProvider, "_mount_targets", staticmethod(lambda efs, fs: lingering))

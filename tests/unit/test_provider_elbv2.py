@@ -61,10 +61,13 @@ def test_create_is_idempotent_and_refuses_foreign_names(make_ctx: MakeCtx, subne
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({}, "at least two subnets"), ({"subnet_ids": ["subnet-0123456789abcdef0"]}, "at least two"),
-     ({"load_balancer_name": "bad_name!", "subnet_ids": ["subnet-0123456789abcdef0"] * 2}, "load balancer name"),
-     ({"scheme": "public", "subnet_ids": ["subnet-0123456789abcdef0"] * 2}, "scheme")],
-)  # fmt: skip
+    [
+        ({}, "at least two subnets"),
+        ({"subnet_ids": ["subnet-0123456789abcdef0"]}, "at least two"),
+        ({"load_balancer_name": "bad_name!", "subnet_ids": ["subnet-0123456789abcdef0"] * 2}, "load balancer name"),
+        ({"scheme": "public", "subnet_ids": ["subnet-0123456789abcdef0"] * 2}, "scheme"),
+    ],
+)
 def test_bad_parameters(make_ctx: MakeCtx, params: dict[str, Any], message: str) -> None:
     with pytest.raises(TaskAnalysisError, match=message):
         provider.create(make_ctx(LB, params))
@@ -78,8 +81,14 @@ def test_plan_changes_nothing(make_ctx: MakeCtx, subnets: list[str]) -> None:
 
 def test_update_default_action_and_health_check(make_ctx: MakeCtx, subnets: list[str]) -> None:
     name = provider.create(make_ctx(LB, {"subnet_ids": subnets})).id
-    ctx = op(make_ctx, T.UPDATE_RESOURCE, name, default_action="fixed-response", health_check_path="/ok",
-             health_check_interval=15)  # fmt: skip
+    ctx = op(
+        make_ctx,
+        T.UPDATE_RESOURCE,
+        name,
+        default_action="fixed-response",
+        health_check_path="/ok",
+        health_check_interval=15,
+    )
     outcome = provider.update(ctx, name)
     assert outcome.metadata["listeners"][0]["default_action"] == "fixed-response"
     (group,) = elb().describe_target_groups()["TargetGroups"]

@@ -37,8 +37,14 @@ def test_registry_returns_the_vpc_provider(mocked_aws: None) -> None:
 
 def test_subnet_layout_splits_the_range_per_role_and_zone() -> None:
     layout = subnet_layout("10.0.0.0/16", ["a", "b", "c"], True, True)
-    assert [(r, z) for r, z, _ in layout] == [("public", "a"), ("public", "b"), ("public", "c"),
-                                             ("private", "a"), ("private", "b"), ("private", "c")]  # fmt: skip
+    assert [(r, z) for r, z, _ in layout] == [
+        ("public", "a"),
+        ("public", "b"),
+        ("public", "c"),
+        ("private", "a"),
+        ("private", "b"),
+        ("private", "c"),
+    ]
     assert [c for _, _, c in layout][:2] == ["10.0.0.0/19", "10.0.32.0/19"]
     with pytest.raises(TaskAnalysisError, match="too small"):
         subnet_layout("10.0.0.0/26", ["a", "b", "c", "d", "e", "f"], True, True)
@@ -76,9 +82,13 @@ def test_create_is_idempotent_for_a_task(make_ctx: MakeCtx) -> None:
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({"cidr": "10.0.0.0/8"}, "between /16 and /24"), ({"cidr": "nope"}, "not an IPv4"),
-     ({"az_count": 9}, "az_count"), ({"public": False, "private": False}, "public or private")],
-)  # fmt: skip
+    [
+        ({"cidr": "10.0.0.0/8"}, "between /16 and /24"),
+        ({"cidr": "nope"}, "not an IPv4"),
+        ({"az_count": 9}, "az_count"),
+        ({"public": False, "private": False}, "public or private"),
+    ],
+)
 def test_bad_parameters_are_clear_errors(make_ctx: MakeCtx, params: dict[str, Any], message: str) -> None:
     with pytest.raises(TaskAnalysisError, match=message):
         provider.create(make_ctx(VPC, params))
@@ -98,12 +108,16 @@ def test_status_of_a_missing_vpc(make_ctx: MakeCtx) -> None:
 
 def test_update_tags_the_vpc_and_its_pieces(make_ctx: MakeCtx) -> None:
     outcome = provider.create(make_ctx(VPC, {"az_count": 1}))
-    updated = provider.update(make_ctx(VPC, {"vpc_id": outcome.id, "tags": {"Env": "dev"}}, task_type=T.UPDATE_RESOURCE), outcome.id)
+    updated = provider.update(
+        make_ctx(VPC, {"vpc_id": outcome.id, "tags": {"Env": "dev"}}, task_type=T.UPDATE_RESOURCE), outcome.id
+    )
     assert updated.tags["Env"] == "dev"
     subnets = ec2().describe_subnets(Filters=[{"Name": "vpc-id", "Values": [outcome.id]}])["Subnets"]
     assert all(tags_of(s)["Env"] == "dev" for s in subnets)
     with pytest.raises(TaskAnalysisError, match="CIDR and subnets are fixed"):
-        provider.update(make_ctx(VPC, {"vpc_id": outcome.id, "cidr": "10.9.0.0/16"}, task_type=T.UPDATE_RESOURCE), outcome.id)
+        provider.update(
+            make_ctx(VPC, {"vpc_id": outcome.id, "cidr": "10.9.0.0/16"}, task_type=T.UPDATE_RESOURCE), outcome.id
+        )
 
 
 def test_delete_tears_down_in_order(make_ctx: MakeCtx) -> None:

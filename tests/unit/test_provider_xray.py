@@ -42,9 +42,20 @@ def group(expression: str = 'service("api")') -> dict[str, Any]:
 
 
 def rule(rate: float = 0.05) -> dict[str, Any]:
-    return {"RuleName": "slow", "RuleARN": RULE_ARN, "ResourceARN": "*", "Priority": 10, "FixedRate": rate,
-            "ReservoirSize": 1, "ServiceName": "*", "ServiceType": "*", "Host": "*", "HTTPMethod": "*",
-            "URLPath": "/slow", "Version": 1}  # fmt: skip
+    return {
+        "RuleName": "slow",
+        "RuleARN": RULE_ARN,
+        "ResourceARN": "*",
+        "Priority": 10,
+        "FixedRate": rate,
+        "ReservoirSize": 1,
+        "ServiceName": "*",
+        "ServiceType": "*",
+        "Host": "*",
+        "HTTPMethod": "*",
+        "URLPath": "/slow",
+        "Version": 1,
+    }
 
 
 def group_status(stubber: Stubber, tags: list[dict[str, str]] = MANAGED, expression: str = 'service("api")') -> None:
@@ -65,12 +76,14 @@ def test_create_group_tagged_at_creation(make_ctx: MakeCtx, xray: tuple[Any, Stu
     client, stubber = xray
     stubber.add_client_error("get_group", "InvalidRequestException", "Group not found")
     stubber.add_response(
-        "create_group", {"Group": group()},
+        "create_group",
+        {"Group": group()},
         {"GroupName": "api", "FilterExpression": 'service("api")', "Tags": ANY},
-    )  # fmt: skip
+    )
     group_status(stubber)
-    outcome = provider.create(ctx_with(make_ctx, client, {"kind": "group", "group_name": "api",
-                                                          "filter_expression": 'service("api")'}))  # fmt: skip
+    outcome = provider.create(
+        ctx_with(make_ctx, client, {"kind": "group", "group_name": "api", "filter_expression": 'service("api")'})
+    )
     assert outcome.id == "group/api" and outcome.arn == GROUP_ARN and outcome.state is ResourceState.ACTIVE
     assert outcome.managed
 
@@ -88,8 +101,9 @@ def test_create_group_replay_and_conflict(make_ctx: MakeCtx, xray: tuple[Any, St
 def test_create_sampling_rule(make_ctx: MakeCtx, xray: tuple[Any, Stubber]) -> None:
     client, stubber = xray
     stubber.add_response("get_sampling_rules", {"SamplingRuleRecords": []}, {})
-    stubber.add_response("create_sampling_rule", {"SamplingRuleRecord": {"SamplingRule": rule()}},
-                         {"SamplingRule": ANY, "Tags": ANY})  # fmt: skip
+    stubber.add_response(
+        "create_sampling_rule", {"SamplingRuleRecord": {"SamplingRule": rule()}}, {"SamplingRule": ANY, "Tags": ANY}
+    )
     rule_status(stubber)
     params = {"kind": "sampling_rule", "rule_name": "slow", "priority": 10, "url_path": "/slow", "fixed_rate": 0.05}
     outcome = provider.create(ctx_with(make_ctx, client, params))
@@ -108,15 +122,19 @@ def test_bad_parameters_make_no_call(make_ctx: MakeCtx, xray: tuple[Any, Stubber
 def test_update_group_and_rule(make_ctx: MakeCtx, xray: tuple[Any, Stubber]) -> None:
     client, stubber = xray
     group_status(stubber)
-    stubber.add_response("update_group", {"Group": group('service("web")')},
-                         {"GroupName": "api", "FilterExpression": 'service("web")'})  # fmt: skip
+    stubber.add_response(
+        "update_group", {"Group": group('service("web")')}, {"GroupName": "api", "FilterExpression": 'service("web")'}
+    )
     group_status(stubber, expression='service("web")')
-    ctx = ctx_with(make_ctx, client, {"group_name": "api", "filter_expression": 'service("web")'}, task_type=T.UPDATE_RESOURCE)
+    ctx = ctx_with(
+        make_ctx, client, {"group_name": "api", "filter_expression": 'service("web")'}, task_type=T.UPDATE_RESOURCE
+    )
     assert provider.update(ctx, "group/api").metadata["filter_expression"] == 'service("web")'
     rule_status(stubber)
     stubber.add_response("get_sampling_rules", {"SamplingRuleRecords": [{"SamplingRule": rule()}]}, {})
-    stubber.add_response("update_sampling_rule", {"SamplingRuleRecord": {"SamplingRule": rule(0.5)}},
-                         {"SamplingRuleUpdate": ANY})  # fmt: skip
+    stubber.add_response(
+        "update_sampling_rule", {"SamplingRuleRecord": {"SamplingRule": rule(0.5)}}, {"SamplingRuleUpdate": ANY}
+    )
     rule_status(stubber, rate=0.5)
     ctx = ctx_with(make_ctx, client, {"rule_name": "slow", "fixed_rate": 0.5}, task_type=T.UPDATE_RESOURCE)
     assert provider.update(ctx, "sampling-rule/slow").metadata["fixedrate"] == 0.5
@@ -129,7 +147,9 @@ def test_delete_managed_only(make_ctx: MakeCtx, xray: tuple[Any, Stubber]) -> No
         provider.delete(ctx_with(make_ctx, client, {"group_name": "api"}, task_type=T.DELETE_RESOURCE), "group/api")
     group_status(stubber)
     stubber.add_response("delete_group", {}, {"GroupName": "api"})
-    deleted = provider.delete(ctx_with(make_ctx, client, {"group_name": "api"}, task_type=T.DELETE_RESOURCE), "group/api")
+    deleted = provider.delete(
+        ctx_with(make_ctx, client, {"group_name": "api"}, task_type=T.DELETE_RESOURCE), "group/api"
+    )
     assert deleted.state is ResourceState.TERMINATED
     rule_status(stubber)
     stubber.add_response("delete_sampling_rule", {"SamplingRuleRecord": {"SamplingRule": rule()}}, {"RuleName": "slow"})
@@ -151,8 +171,14 @@ def test_discover_skips_the_defaults_and_tag(make_ctx: MakeCtx, xray: tuple[Any,
     default = {"GroupName": "Default", "GroupARN": "arn:aws:xray:us-east-1:123456789012:group/Default"}
     stubber.add_response("get_groups", {"Groups": [default, group()]}, {})
     stubber.add_response("list_tags_for_resource", {"Tags": MANAGED}, {"ResourceARN": GROUP_ARN})
-    default_rule = {**rule(), "RuleName": "Default", "RuleARN": "arn:aws:xray:us-east-1:123456789012:sampling-rule/Default"}
-    stubber.add_response("get_sampling_rules", {"SamplingRuleRecords": [{"SamplingRule": default_rule}, {"SamplingRule": rule()}]}, {})
+    default_rule = {
+        **rule(),
+        "RuleName": "Default",
+        "RuleARN": "arn:aws:xray:us-east-1:123456789012:sampling-rule/Default",
+    }
+    stubber.add_response(
+        "get_sampling_rules", {"SamplingRuleRecords": [{"SamplingRule": default_rule}, {"SamplingRule": rule()}]}, {}
+    )
     stubber.add_response("list_tags_for_resource", {"Tags": []}, {"ResourceARN": RULE_ARN})
     found = provider.discover(ctx_with(make_ctx, client, {}, task_type=T.DISCOVER_RESOURCES))
     assert [(o.id, o.managed) for o in found] == [("group/api", True), ("sampling-rule/slow", False)]

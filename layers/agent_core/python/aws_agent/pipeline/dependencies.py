@@ -102,7 +102,9 @@ def check_dependencies(rt: Runtime, task: AwsTask) -> None:
     if inactive:
         problems.append(f"not Active: {'; '.join(inactive)}")
     if problems:
-        raise DependencyViolation(f"dependencies of task {task.id} are not ready ({'; '.join(problems)}); nothing was created")
+        raise DependencyViolation(
+            f"dependencies of task {task.id} are not ready ({'; '.join(problems)}); nothing was created"
+        )
     # Walk up: the dependencies' own dependencies. A cycle there means the registry is inconsistent: refuse.
     graph: dict[str, set[str]] = {}
     labels: dict[str, str] = {}
@@ -139,7 +141,9 @@ def _dependents_closure(rt: Runtime, root: dict[str, Any]) -> tuple[dict[str, di
                 graph.setdefault(key, set()).add(record["resource_key"])
                 if key not in nodes:
                     if len(nodes) >= MAX_NODES:
-                        raise DependencyViolation(f"{_label(root)} has more than {MAX_NODES} dependents; delete in parts")
+                        raise DependencyViolation(
+                            f"{_label(root)} has more than {MAX_NODES} dependents; delete in parts"
+                        )
                     nodes[key] = dependent
                     queue.append(dependent)
     return nodes, graph
@@ -235,9 +239,12 @@ def _delete_dependent(rt: Runtime, task: AwsTask, record: dict[str, Any]) -> boo
     ctx = _sub_context(rt, task, record)
     provider: ResourceProvider = provider_for(ctx.task.resource_type)
     last = ResourceOutcome(
-        id=record["id"], arn=record["arn"], state=ResourceState.DELETING, tags=record.get("tags") or {},
+        id=record["id"],
+        arn=record["arn"],
+        state=ResourceState.DELETING,
+        tags=record.get("tags") or {},
         metadata=record.get("metadata") or {},
-    )  # fmt: skip
+    )
     outcome = _status(provider, ctx, record["id"])
     if outcome is not None and outcome.state not in (ResourceState.DELETING, ResourceState.TERMINATED):
         outcome = provider.delete(ctx, record["id"])

@@ -45,12 +45,16 @@ class AutoScalingGroupProvider(ResourceProvider):
         return name
 
     @staticmethod
-    def _capacity(ctx: ProviderContext, current: dict[str, int] | None) -> dict[str, int]:
+    def _capacity(ctx: ProviderContext, current: dict[str, int] | None) -> dict[str, Any]:
         """MinSize / MaxSize / DesiredCapacity from the task over the current values; min <= desired <= max."""
         base = current or {"MinSize": 0, "MaxSize": 1, "DesiredCapacity": 1}
         asked = {
             key: opt_int(ctx.params, param, low=0, high=MAX_GROUP_SIZE)
-            for param, key in (("min_size", "MinSize"), ("max_size", "MaxSize"), ("desired_capacity", "DesiredCapacity"))
+            for param, key in (
+                ("min_size", "MinSize"),
+                ("max_size", "MaxSize"),
+                ("desired_capacity", "DesiredCapacity"),
+            )
         }
         merged = {k: (v if v is not None else base[k]) for k, v in asked.items()}
         if not merged["MinSize"] <= merged["DesiredCapacity"] <= merged["MaxSize"]:
@@ -75,7 +79,9 @@ class AutoScalingGroupProvider(ResourceProvider):
         outcome = self.status(ctx, name)
         self.require_managed(outcome)
         if operation == "delete":
-            return simple_plan(ctx, name, ["autoscaling:DeleteAutoScalingGroup", "ec2:DeleteLaunchTemplate"], force=True)
+            return simple_plan(
+                ctx, name, ["autoscaling:DeleteAutoScalingGroup", "ec2:DeleteLaunchTemplate"], force=True
+            )
         capacity = self._capacity(ctx, outcome.metadata["capacity"])
         tags = requested_tag_update(ctx.params)
         calls = (["autoscaling:UpdateAutoScalingGroup"] if capacity else []) + (
@@ -126,7 +132,9 @@ class AutoScalingGroupProvider(ResourceProvider):
         given = opt_str(ctx.params, "launch_template_id", max_len=32)
         if given is not None:
             if not _LT_ID.match(given):
-                raise TaskAnalysisError(f"parameter 'launch_template_id' {given!r} is not a launch template id (lt-...)")
+                raise TaskAnalysisError(
+                    f"parameter 'launch_template_id' {given!r} is not a launch template id (lt-...)"
+                )
             return {"LaunchTemplateId": given, "Version": "$Latest"}
         ec2 = ctx.client("ec2")
         lt_name = f"miyabi-{short_hash(ctx.task.id, 16)}"
@@ -216,7 +224,9 @@ class AutoScalingGroupProvider(ResourceProvider):
         capacity = self._capacity(ctx, outcome.metadata["capacity"])
         tags = requested_tag_update(ctx.params)
         if not capacity and not tags:
-            raise TaskAnalysisError("an Auto Scaling group update takes 'min_size', 'max_size', 'desired_capacity' or 'tags'")
+            raise TaskAnalysisError(
+                "an Auto Scaling group update takes 'min_size', 'max_size', 'desired_capacity' or 'tags'"
+            )
         if capacity:
             call(
                 ctx.client("autoscaling").update_auto_scaling_group,
@@ -261,7 +271,9 @@ class AutoScalingGroupProvider(ResourceProvider):
         for template in templates:
             tags = {t["Key"]: t["Value"] for t in template.get("Tags", [])}
             if tags.get(MANAGED_TAG) == "true" and tags.get(TASK_TAG) == outcome.tags.get(TASK_TAG):
-                call(ec2.delete_launch_template, "delete launch template", LaunchTemplateId=template["LaunchTemplateId"])
+                call(
+                    ec2.delete_launch_template, "delete launch template", LaunchTemplateId=template["LaunchTemplateId"]
+                )
 
     # --- discover / tag -----------------------------------------------------------------------------------------
 

@@ -18,11 +18,11 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
+    operation_of,
     opt_int,
     opt_str,
     opt_str_list,
     opt_str_map,
-    operation_of,
     requested_tag_update,
     tag_dict,
     tag_list,
@@ -33,7 +33,12 @@ from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, Resou
 KINDS = ("alarm", "dashboard")
 DASHBOARD_PREFIX = "miyabi-"
 MARKER_TITLE = "Managed by the AWS Agent (Miyabi)"
-COMPARISONS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold")
+COMPARISONS = (
+    "GreaterThanOrEqualToThreshold",
+    "GreaterThanThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+)
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 MISSING_DASHBOARD = ("ResourceNotFound", "ResourceNotFoundException")
 
@@ -47,8 +52,14 @@ def split_id(resource_id: str) -> tuple[str, str]:
 
 def marker_widget(tags: dict[str, str]) -> dict[str, Any]:
     lines = "  \n".join(f"{k}={v}" for k, v in sorted(tags.items()))
-    return {"type": "text", "x": 0, "y": 0, "width": 24, "height": 2,
-            "properties": {"markdown": f"**{MARKER_TITLE}**  \n{lines}"}}  # fmt: skip
+    return {
+        "type": "text",
+        "x": 0,
+        "y": 0,
+        "width": 24,
+        "height": 2,
+        "properties": {"markdown": f"**{MARKER_TITLE}**  \n{lines}"},
+    }
 
 
 def marker_tags(body: dict[str, Any]) -> dict[str, str]:
@@ -77,7 +88,9 @@ class CloudWatchProvider(ResourceProvider):
 
     @staticmethod
     def _kind(ctx: ProviderContext) -> str:
-        kind = (opt_str(ctx.params, "kind", max_len=16) or ("dashboard" if "dashboard_name" in ctx.params else "alarm")).lower()
+        kind = (
+            opt_str(ctx.params, "kind", max_len=16) or ("dashboard" if "dashboard_name" in ctx.params else "alarm")
+        ).lower()
         if kind not in KINDS:
             raise TaskAnalysisError(f"parameter 'kind' must be alarm or dashboard, got {kind!r}")
         return kind
@@ -108,7 +121,9 @@ class CloudWatchProvider(ResourceProvider):
         comparison = opt_str(p, "comparison_operator", max_len=64) or base.get("ComparisonOperator") or COMPARISONS[1]
         statistic = opt_str(p, "statistic", max_len=32) or base.get("Statistic") or "Average"
         if comparison not in COMPARISONS or statistic not in STATISTICS:
-            raise TaskAnalysisError(f"'comparison_operator' must be one of {COMPARISONS}; 'statistic' one of {STATISTICS}")
+            raise TaskAnalysisError(
+                f"'comparison_operator' must be one of {COMPARISONS}; 'statistic' one of {STATISTICS}"
+            )
         dimensions = opt_str_map(p, "dimensions")
         request: dict[str, Any] = {
             "AlarmName": name,
@@ -116,10 +131,14 @@ class CloudWatchProvider(ResourceProvider):
             "Namespace": namespace,
             "Statistic": statistic,
             "Period": opt_int(p, "period", low=10, high=86400) or base.get("Period") or 300,
-            "EvaluationPeriods": opt_int(p, "evaluation_periods", low=1, high=100) or base.get("EvaluationPeriods") or 1,
+            "EvaluationPeriods": opt_int(p, "evaluation_periods", low=1, high=100)
+            or base.get("EvaluationPeriods")
+            or 1,
             "Threshold": threshold,
             "ComparisonOperator": comparison,
-            "TreatMissingData": opt_str(p, "treat_missing_data", max_len=16) or base.get("TreatMissingData") or "missing",
+            "TreatMissingData": opt_str(p, "treat_missing_data", max_len=16)
+            or base.get("TreatMissingData")
+            or "missing",
             "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]
             if dimensions is not None
             else base.get("Dimensions", []),
@@ -169,8 +188,12 @@ class CloudWatchProvider(ResourceProvider):
         self.require_managed(outcome)
         kind, _ = split_id(resource_id)
         if operation == "delete":
-            return simple_plan(ctx, resource_id, ["cloudwatch:DeleteAlarms" if kind == "alarm" else "cloudwatch:DeleteDashboards"])
-        return simple_plan(ctx, resource_id, ["cloudwatch:PutMetricAlarm" if kind == "alarm" else "cloudwatch:PutDashboard"])
+            return simple_plan(
+                ctx, resource_id, ["cloudwatch:DeleteAlarms" if kind == "alarm" else "cloudwatch:DeleteDashboards"]
+            )
+        return simple_plan(
+            ctx, resource_id, ["cloudwatch:PutMetricAlarm" if kind == "alarm" else "cloudwatch:PutDashboard"]
+        )
 
     def create(self, ctx: ProviderContext) -> ResourceOutcome:
         kind = self._kind(ctx)
@@ -188,7 +211,9 @@ class CloudWatchProvider(ResourceProvider):
             return existing
         cw = ctx.client("cloudwatch")
         if kind == "alarm":
-            call(cw.put_metric_alarm, f"create alarm {name}", **self._alarm_request(ctx, name, None), Tags=tag_list(tags))
+            call(
+                cw.put_metric_alarm, f"create alarm {name}", **self._alarm_request(ctx, name, None), Tags=tag_list(tags)
+            )
         else:
             self._put_dashboard(cw, name, self._dashboard_body(ctx, tags, None))
         return self.status(ctx, resource_id)
@@ -211,10 +236,17 @@ class CloudWatchProvider(ResourceProvider):
             if not alarms:
                 raise ResourceNotFound(f"CloudWatch alarm {name} does not exist in {where}")
             alarm = alarms[0]
-            tags = tag_dict(call(cw.list_tags_for_resource, "list alarm tags", ResourceARN=alarm["AlarmArn"]).get("Tags"))
+            tags = tag_dict(
+                call(cw.list_tags_for_resource, "list alarm tags", ResourceARN=alarm["AlarmArn"]).get("Tags")
+            )
             return self._alarm_outcome(alarm, tags)
-        dashboard = call(cw.get_dashboard, f"get dashboard {name}", missing=MISSING_DASHBOARD,
-                         not_found=f"CloudWatch dashboard {name} does not exist in {where}", DashboardName=name)  # fmt: skip
+        dashboard = call(
+            cw.get_dashboard,
+            f"get dashboard {name}",
+            missing=MISSING_DASHBOARD,
+            not_found=f"CloudWatch dashboard {name} does not exist in {where}",
+            DashboardName=name,
+        )
         body = json.loads(dashboard.get("DashboardBody") or "{}")
         return self._dashboard_outcome(name, str(dashboard["DashboardArn"]), body)
 
@@ -230,9 +262,13 @@ class CloudWatchProvider(ResourceProvider):
             "period": alarm.get("Period"),
         }
         return ResourceOutcome(
-            id=f"alarm/{alarm['AlarmName']}", arn=str(alarm["AlarmArn"]), state=ResourceState.ACTIVE, ready=True,
-            tags=tags, metadata={k: v for k, v in metadata.items() if v is not None},
-        )  # fmt: skip
+            id=f"alarm/{alarm['AlarmName']}",
+            arn=str(alarm["AlarmArn"]),
+            state=ResourceState.ACTIVE,
+            ready=True,
+            tags=tags,
+            metadata={k: v for k, v in metadata.items() if v is not None},
+        )
 
     @staticmethod
     def _dashboard_outcome(name: str, arn: str, body: dict[str, Any]) -> ResourceOutcome:
@@ -241,9 +277,13 @@ class CloudWatchProvider(ResourceProvider):
         if tags.get(MANAGED_TAG) != "true":
             tags.pop(MANAGED_TAG, None)
         return ResourceOutcome(
-            id=f"dashboard/{name}", arn=arn, state=ResourceState.ACTIVE, ready=True, tags=tags,
+            id=f"dashboard/{name}",
+            arn=arn,
+            state=ResourceState.ACTIVE,
+            ready=True,
+            tags=tags,
             metadata={"kind": "dashboard", "widgets": len(body.get("widgets", []))},
-        )  # fmt: skip
+        )
 
     # --- update / delete ----------------------------------------------------------------------------------------
 
@@ -309,7 +349,9 @@ class CloudWatchProvider(ResourceProvider):
         # Dashboards: the tags live in the marker widget; only a dashboard with the agent's prefix is written.
         if not name.startswith(DASHBOARD_PREFIX):
             raise ResourceConflict(f"dashboard {name} lacks the {DASHBOARD_PREFIX} prefix; the agent does not write it")
-        body = json.loads(call(cw.get_dashboard, "get dashboard", missing=MISSING_DASHBOARD, DashboardName=name)["DashboardBody"])
+        body = json.loads(
+            call(cw.get_dashboard, "get dashboard", missing=MISSING_DASHBOARD, DashboardName=name)["DashboardBody"]
+        )
         current = marker_tags(body)
         if current.get(MANAGED_TAG) != "true":  # tags never claim a dashboard: only create writes a new marker
             raise ResourceConflict(f"dashboard {name} is not managed by the agent (no marker widget)")

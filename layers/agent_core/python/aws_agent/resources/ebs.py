@@ -29,8 +29,15 @@ from .ec2 import client_token
 _VOLUME_ID = re.compile(r"^vol-[0-9a-f]{8,17}$")
 _AZ = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
 VOLUME_TYPES = ("gp3", "gp2", "io1", "io2", "st1", "sc1", "standard")
-SIZE_LIMITS = {"gp3": (1, 16384), "gp2": (1, 16384), "io1": (4, 16384), "io2": (4, 65536), "st1": (125, 16384),
-               "sc1": (125, 16384), "standard": (1, 1024)}  # fmt: skip
+SIZE_LIMITS = {
+    "gp3": (1, 16384),
+    "gp2": (1, 16384),
+    "io1": (4, 16384),
+    "io2": (4, 65536),
+    "st1": (125, 16384),
+    "sc1": (125, 16384),
+    "standard": (1, 1024),
+}
 MISSING = ("InvalidVolume.NotFound",)
 _STATES: dict[str, tuple[ResourceState, bool]] = {
     "creating": (ResourceState.CREATING, False),
@@ -99,7 +106,9 @@ class EbsVolumeProvider(ResourceProvider):
             existing = self._task_volume(ctx, ctx.client("ec2"))
             if existing is not None:
                 return simple_plan(ctx, existing["VolumeId"], [], replay=True)
-            return simple_plan(ctx, None, ["ec2:CreateVolume"], **{k: v for k, v in request.items() if k != "TagSpecifications"})
+            return simple_plan(
+                ctx, None, ["ec2:CreateVolume"], **{k: v for k, v in request.items() if k != "TagSpecifications"}
+            )
         volume_id = self.resource_id(ctx)
         outcome = self.status(ctx, volume_id)
         self.require_managed(outcome)
@@ -146,9 +155,12 @@ class EbsVolumeProvider(ResourceProvider):
         ec2 = ctx.client("ec2")
         not_found = f"EBS volume {resource_id} does not exist in {ctx.task.account_id}/{ctx.task.region}"
         volumes = call(
-            ec2.describe_volumes, f"describe volume {resource_id}", missing=MISSING, not_found=not_found,
+            ec2.describe_volumes,
+            f"describe volume {resource_id}",
+            missing=MISSING,
+            not_found=not_found,
             VolumeIds=[resource_id],
-        ).get("Volumes", [])  # fmt: skip
+        ).get("Volumes", [])
         if not volumes:
             raise ResourceNotFound(not_found)
         return self._outcome(ctx, volumes[0], self._modification(ec2, resource_id))
@@ -163,7 +175,9 @@ class EbsVolumeProvider(ResourceProvider):
             raise aws_error(exc, f"describe modifications of {volume_id}") from exc
         return max(found, key=lambda m: str(m.get("StartTime", ""))) if found else None
 
-    def _outcome(self, ctx: ProviderContext, volume: dict[str, Any], modification: dict[str, Any] | None) -> ResourceOutcome:
+    def _outcome(
+        self, ctx: ProviderContext, volume: dict[str, Any], modification: dict[str, Any] | None
+    ) -> ResourceOutcome:
         volume_state = str(volume.get("State", "creating"))
         state, ready = _STATES.get(volume_state, (ResourceState.UPDATING, False))
         metadata: dict[str, Any] = {
@@ -251,7 +265,13 @@ class EbsVolumeProvider(ResourceProvider):
                     "force_detach=true"
                 )
             for instance_id in attached:  # io2 multi-attach: one detach per instance
-                call(ec2.detach_volume, f"detach volume {resource_id}", VolumeId=resource_id, InstanceId=instance_id, Force=True)
+                call(
+                    ec2.detach_volume,
+                    f"detach volume {resource_id}",
+                    VolumeId=resource_id,
+                    InstanceId=instance_id,
+                    Force=True,
+                )
             wait_until(
                 lambda: self.status(ctx, resource_id).metadata["volume_state"] == "available",
                 f"detaching volume {resource_id}",
@@ -273,6 +293,10 @@ class EbsVolumeProvider(ResourceProvider):
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if tags:
             call(
-                ctx.client("ec2").create_tags, f"tag volume {resource_id}", missing=MISSING,
-                not_found=f"EBS volume {resource_id} does not exist", Resources=[resource_id], Tags=tag_list(tags),
-            )  # fmt: skip
+                ctx.client("ec2").create_tags,
+                f"tag volume {resource_id}",
+                missing=MISSING,
+                not_found=f"EBS volume {resource_id} does not exist",
+                Resources=[resource_id],
+                Tags=tag_list(tags),
+            )

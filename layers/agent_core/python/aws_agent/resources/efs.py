@@ -28,8 +28,17 @@ _FS_ID = re.compile(r"^fs-[0-9a-f]{8,40}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 MISSING = ("FileSystemNotFound",)
-TRANSITIONS = ("AFTER_1_DAY", "AFTER_7_DAYS", "AFTER_14_DAYS", "AFTER_30_DAYS", "AFTER_60_DAYS", "AFTER_90_DAYS",
-               "AFTER_180_DAYS", "AFTER_270_DAYS", "AFTER_365_DAYS")  # fmt: skip
+TRANSITIONS = (
+    "AFTER_1_DAY",
+    "AFTER_7_DAYS",
+    "AFTER_14_DAYS",
+    "AFTER_30_DAYS",
+    "AFTER_60_DAYS",
+    "AFTER_90_DAYS",
+    "AFTER_180_DAYS",
+    "AFTER_270_DAYS",
+    "AFTER_365_DAYS",
+)
 THROUGHPUT_MODES = ("bursting", "elastic", "provisioned")
 _STATES: dict[str, tuple[ResourceState, bool]] = {
     "creating": (ResourceState.CREATING, False),
@@ -116,7 +125,9 @@ class EfsFileSystemProvider(ResourceProvider):
             calls = ["elasticfilesystem:CreateFileSystem"] + ["elasticfilesystem:CreateMountTarget"] * len(subnets)
             if self._lifecycle(ctx):
                 calls.append("elasticfilesystem:PutLifecycleConfiguration")
-            return simple_plan(ctx, None, calls, **{k: v for k, v in request.items() if k != "Tags"}, subnet_ids=subnets)
+            return simple_plan(
+                ctx, None, calls, **{k: v for k, v in request.items() if k != "Tags"}, subnet_ids=subnets
+            )
         fs_id = self.resource_id(ctx)
         outcome = self.status(ctx, fs_id)
         self.require_managed(outcome)
@@ -163,7 +174,9 @@ class EfsFileSystemProvider(ResourceProvider):
                     if error_code(exc) != "MountTargetConflict":  # one per AZ; a replay finds it made
                         raise aws_error(exc, f"create mount target in {subnet}") from exc
         if lifecycle:
-            call(efs.put_lifecycle_configuration, "put lifecycle policy", FileSystemId=fs_id, LifecyclePolicies=lifecycle)
+            call(
+                efs.put_lifecycle_configuration, "put lifecycle policy", FileSystemId=fs_id, LifecyclePolicies=lifecycle
+            )
         return self.status(ctx, fs_id)
 
     @staticmethod
@@ -185,9 +198,10 @@ class EfsFileSystemProvider(ResourceProvider):
     @staticmethod
     def _mount_targets(efs: Any, fs_id: str) -> list[dict[str, Any]]:
         return list(
-            call(efs.describe_mount_targets, f"describe mount targets of {fs_id}", missing=MISSING, FileSystemId=fs_id)
-            .get("MountTargets", [])
-        )  # fmt: skip
+            call(
+                efs.describe_mount_targets, f"describe mount targets of {fs_id}", missing=MISSING, FileSystemId=fs_id
+            ).get("MountTargets", [])
+        )
 
     def status(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         efs = ctx.client("efs")
@@ -202,7 +216,9 @@ class EfsFileSystemProvider(ResourceProvider):
                 raise aws_error(exc, f"describe lifecycle of {resource_id}") from exc
         return outcome
 
-    def _outcome(self, ctx: ProviderContext, fs: dict[str, Any], targets: list[dict[str, Any]] | None) -> ResourceOutcome:
+    def _outcome(
+        self, ctx: ProviderContext, fs: dict[str, Any], targets: list[dict[str, Any]] | None
+    ) -> ResourceOutcome:
         life = str(fs.get("LifeCycleState", "creating"))
         state, ready = _STATES.get(life, (ResourceState.UPDATING, False))
         metadata: dict[str, Any] = {
@@ -224,13 +240,19 @@ class EfsFileSystemProvider(ResourceProvider):
             f"arn:aws:elasticfilesystem:{ctx.task.region}:{ctx.task.account_id}:file-system/{fs_id}"
         )
         return ResourceOutcome(
-            id=fs_id, arn=str(arn), state=state, ready=ready, tags=tag_dict(fs.get("Tags")),
+            id=fs_id,
+            arn=str(arn),
+            state=state,
+            ready=ready,
+            tags=tag_dict(fs.get("Tags")),
             metadata={k: v for k, v in metadata.items() if v is not None},
-        )  # fmt: skip
+        )
 
     # --- update / delete ----------------------------------------------------------------------------------------
 
-    def _update_settings(self, ctx: ProviderContext) -> tuple[list[dict[str, str]] | None, dict[str, Any], dict[str, str]]:
+    def _update_settings(
+        self, ctx: ProviderContext
+    ) -> tuple[list[dict[str, str]] | None, dict[str, Any], dict[str, str]]:
         lifecycle = self._lifecycle(ctx)
         throughput: dict[str, Any] = {}
         mode = opt_str(ctx.params, "throughput_mode", max_len=32)
@@ -254,7 +276,12 @@ class EfsFileSystemProvider(ResourceProvider):
         self.require_managed(outcome)
         efs = ctx.client("efs")
         if lifecycle is not None:
-            call(efs.put_lifecycle_configuration, "put lifecycle policy", FileSystemId=resource_id, LifecyclePolicies=lifecycle)
+            call(
+                efs.put_lifecycle_configuration,
+                "put lifecycle policy",
+                FileSystemId=resource_id,
+                LifecyclePolicies=lifecycle,
+            )
         if throughput and throughput.get("ThroughputMode") != outcome.metadata.get("throughput_mode"):
             call(efs.update_file_system, f"update throughput of {resource_id}", FileSystemId=resource_id, **throughput)
         if tags:
@@ -269,8 +296,12 @@ class EfsFileSystemProvider(ResourceProvider):
         efs = ctx.client("efs")
         for target in self._mount_targets(efs, resource_id):
             if target.get("LifeCycleState") not in ("deleting", "deleted"):
-                call(efs.delete_mount_target, "delete mount target", missing=("MountTargetNotFound",),
-                     MountTargetId=target["MountTargetId"])  # fmt: skip
+                call(
+                    efs.delete_mount_target,
+                    "delete mount target",
+                    missing=("MountTargetNotFound",),
+                    MountTargetId=target["MountTargetId"],
+                )
         # EFS refuses to delete a file system while any mount target still exists (FileSystemInUse).
         wait_until(
             lambda: not self._mount_targets(efs, resource_id),
@@ -292,5 +323,11 @@ class EfsFileSystemProvider(ResourceProvider):
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if tags:
-            call(ctx.client("efs").tag_resource, f"tag {resource_id}", missing=MISSING,
-                 not_found=f"EFS file system {resource_id} does not exist", ResourceId=resource_id, Tags=tag_list(tags))  # fmt: skip
+            call(
+                ctx.client("efs").tag_resource,
+                f"tag {resource_id}",
+                missing=MISSING,
+                not_found=f"EFS file system {resource_id} does not exist",
+                ResourceId=resource_id,
+                Tags=tag_list(tags),
+            )

@@ -78,7 +78,9 @@ class LoadBalancerProvider(ResourceProvider):
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return simple_plan(ctx, None, ["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags"])
+            return simple_plan(
+                ctx, None, ["elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags"]
+            )
         if operation == "create":
             settings = self._create_settings(ctx)
             calls = ["elasticloadbalancing:" + c for c in ("CreateTargetGroup", "CreateLoadBalancer", "CreateListener")]
@@ -120,7 +122,9 @@ class LoadBalancerProvider(ResourceProvider):
             }
             if s["target_type"] != "lambda":
                 tg_request["VpcId"] = vpc_id
-            tg_arn = call(elb.create_target_group, "create target group", **tg_request)["TargetGroups"][0]["TargetGroupArn"]
+            tg_arn = call(elb.create_target_group, "create target group", **tg_request)["TargetGroups"][0][
+                "TargetGroupArn"
+            ]
         lb_request: dict[str, Any] = {
             "Name": s["name"],
             "Subnets": s["subnets"],
@@ -130,7 +134,10 @@ class LoadBalancerProvider(ResourceProvider):
         }
         if s["groups"]:
             lb_request["SecurityGroups"] = s["groups"]
-        lb = existing or call(elb.create_load_balancer, f"create load balancer {s['name']}", **lb_request)["LoadBalancers"][0]
+        lb = (
+            existing
+            or call(elb.create_load_balancer, f"create load balancer {s['name']}", **lb_request)["LoadBalancers"][0]
+        )
         listener: dict[str, Any] = {
             "LoadBalancerArn": lb["LoadBalancerArn"],
             "Protocol": s["protocol"],
@@ -147,9 +154,12 @@ class LoadBalancerProvider(ResourceProvider):
     @staticmethod
     def _vpc_of(ctx: ProviderContext, subnets: list[str]) -> str:
         found = call(
-            ctx.client("ec2").describe_subnets, "describe subnets", missing=("InvalidSubnetID.NotFound",),
-            not_found=f"subnets {', '.join(subnets)} do not all exist", SubnetIds=subnets,
-        ).get("Subnets", [])  # fmt: skip
+            ctx.client("ec2").describe_subnets,
+            "describe subnets",
+            missing=("InvalidSubnetID.NotFound",),
+            not_found=f"subnets {', '.join(subnets)} do not all exist",
+            SubnetIds=subnets,
+        ).get("Subnets", [])
         vpcs = {s["VpcId"] for s in found}
         if len(vpcs) != 1:
             raise TaskAnalysisError(f"the subnets of a load balancer must share one VPC, got {sorted(vpcs)}")
@@ -179,7 +189,9 @@ class LoadBalancerProvider(ResourceProvider):
 
     @staticmethod
     def _listeners(elb: Any, lb_arn: str) -> list[dict[str, Any]]:
-        return list(call(elb.describe_listeners, "describe listeners", missing=LB_MISSING, LoadBalancerArn=lb_arn)["Listeners"])
+        return list(
+            call(elb.describe_listeners, "describe listeners", missing=LB_MISSING, LoadBalancerArn=lb_arn)["Listeners"]
+        )
 
     @staticmethod
     def _tags(elb: Any, arns: list[str]) -> dict[str, dict[str, str]]:
@@ -193,7 +205,9 @@ class LoadBalancerProvider(ResourceProvider):
         elb = ctx.client("elbv2")
         lb = self._find(elb, resource_id)
         if lb is None:
-            raise ResourceNotFound(f"load balancer {resource_id} does not exist in {ctx.task.account_id}/{ctx.task.region}")
+            raise ResourceNotFound(
+                f"load balancer {resource_id} does not exist in {ctx.task.account_id}/{ctx.task.region}"
+            )
         listeners = self._listeners(elb, lb["LoadBalancerArn"])
         try:
             groups = elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"]).get("TargetGroups", [])
@@ -206,7 +220,10 @@ class LoadBalancerProvider(ResourceProvider):
 
     @staticmethod
     def _outcome(
-        lb: dict[str, Any], tags: dict[str, str], listeners: list[dict[str, Any]] | None, groups: list[dict[str, Any]] | None
+        lb: dict[str, Any],
+        tags: dict[str, str],
+        listeners: list[dict[str, Any]] | None,
+        groups: list[dict[str, Any]] | None,
     ) -> ResourceOutcome:
         code = str(lb.get("State", {}).get("Code", "provisioning"))
         state, ready = _STATES.get(code, (ResourceState.UPDATING, False))
@@ -223,17 +240,24 @@ class LoadBalancerProvider(ResourceProvider):
         if listeners is not None:
             metadata["listener_arns"] = [li["ListenerArn"] for li in listeners]
             metadata["listeners"] = [
-                {"port": li.get("Port"), "protocol": li.get("Protocol"),
-                 "default_action": (li.get("DefaultActions") or [{}])[0].get("Type")}
+                {
+                    "port": li.get("Port"),
+                    "protocol": li.get("Protocol"),
+                    "default_action": (li.get("DefaultActions") or [{}])[0].get("Type"),
+                }
                 for li in listeners
-            ]  # fmt: skip
+            ]
         if groups is not None:
             metadata["target_group_arns"] = [g["TargetGroupArn"] for g in groups]
             metadata["health_check_paths"] = [g.get("HealthCheckPath") for g in groups]
         return ResourceOutcome(
-            id=str(lb["LoadBalancerName"]), arn=str(lb["LoadBalancerArn"]), state=state, ready=ready, tags=tags,
+            id=str(lb["LoadBalancerName"]),
+            arn=str(lb["LoadBalancerArn"]),
+            state=state,
+            ready=ready,
+            tags=tags,
             metadata={k: v for k, v in metadata.items() if v is not None},
-        )  # fmt: skip
+        )
 
     # --- update / delete ----------------------------------------------------------------------------------------
 
@@ -282,7 +306,12 @@ class LoadBalancerProvider(ResourceProvider):
                 }
             )
             for listener_arn in outcome.metadata.get("listener_arns", []):
-                call(elb.modify_listener, "modify listener default action", ListenerArn=listener_arn, DefaultActions=[default])
+                call(
+                    elb.modify_listener,
+                    "modify listener default action",
+                    ListenerArn=listener_arn,
+                    DefaultActions=[default],
+                )
         if tags:
             self.tag(ctx, resource_id, tags)
         return self.status(ctx, resource_id)
@@ -306,7 +335,9 @@ class LoadBalancerProvider(ResourceProvider):
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
         elb = ctx.client("elbv2")
         try:
-            lbs = [lb for page in elb.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]]
+            lbs = [
+                lb for page in elb.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]
+            ]
         except ClientError as exc:
             raise aws_error(exc, f"describe load balancers in {ctx.task.region}") from exc
         albs = [lb for lb in lbs if lb.get("Type") == "application"]
@@ -321,4 +352,9 @@ class LoadBalancerProvider(ResourceProvider):
         arns = [outcome.arn, *outcome.metadata.get("listener_arns", []), *outcome.metadata.get("target_group_arns", [])]
         elb = ctx.client("elbv2")
         for start in range(0, len(arns), 20):
-            call(elb.add_tags, f"tag load balancer {resource_id}", ResourceArns=arns[start : start + 20], Tags=tag_list(tags))
+            call(
+                elb.add_tags,
+                f"tag load balancer {resource_id}",
+                ResourceArns=arns[start : start + 20],
+                Tags=tag_list(tags),
+            )

@@ -75,7 +75,10 @@ class VpcNetworkProvider(ResourceProvider):
         zones = call(
             ec2.describe_availability_zones,
             "describe availability zones",
-            Filters=[{"Name": "state", "Values": ["available"]}, {"Name": "zone-type", "Values": ["availability-zone"]}],
+            Filters=[
+                {"Name": "state", "Values": ["available"]},
+                {"Name": "zone-type", "Values": ["availability-zone"]},
+            ],
         ).get("AvailabilityZones", [])
         names = sorted(z["ZoneName"] for z in zones)
         if len(names) < count:
@@ -310,9 +313,10 @@ class VpcNetworkProvider(ResourceProvider):
                 continue  # the main route table goes with the VPC
             for association in table.get("Associations", []):
                 self._delete_child(
-                    ec2.disassociate_route_table, "route table association",
+                    ec2.disassociate_route_table,
+                    "route table association",
                     AssociationId=association["RouteTableAssociationId"],
-                )  # fmt: skip
+                )
             self._delete_child(ec2.delete_route_table, "route table", RouteTableId=table["RouteTableId"])
         gateways = call(
             ec2.describe_internet_gateways,
@@ -321,7 +325,9 @@ class VpcNetworkProvider(ResourceProvider):
         ).get("InternetGateways", [])
         for gateway in gateways:
             igw_id = gateway["InternetGatewayId"]
-            self._delete_child(ec2.detach_internet_gateway, "internet gateway", InternetGatewayId=igw_id, VpcId=resource_id)
+            self._delete_child(
+                ec2.detach_internet_gateway, "internet gateway", InternetGatewayId=igw_id, VpcId=resource_id
+            )
             if tag_dict(gateway.get("Tags")).get(MANAGED_TAG) == "true":  # a gateway someone else made is only detached
                 self._delete_child(ec2.delete_internet_gateway, "internet gateway", InternetGatewayId=igw_id)
         self._delete_child(ec2.delete_vpc, "VPC", VpcId=resource_id)

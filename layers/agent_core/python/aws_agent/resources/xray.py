@@ -69,9 +69,14 @@ class XRayProvider(ResourceProvider):
             else base.get("ReservoirSize", 1),
             **{
                 key: opt_str(p, param, max_len=128) or base.get(key, "*")
-                for param, key in (("service_name", "ServiceName"), ("service_type", "ServiceType"), ("host", "Host"),
-                                   ("http_method", "HTTPMethod"), ("url_path", "URLPath"))
-            },  # fmt: skip
+                for param, key in (
+                    ("service_name", "ServiceName"),
+                    ("service_type", "ServiceType"),
+                    ("host", "Host"),
+                    ("http_method", "HTTPMethod"),
+                    ("url_path", "URLPath"),
+                )
+            },
             "ResourceARN": base.get("ResourceARN", "*"),
             "Version": 1,
         }
@@ -117,10 +122,20 @@ class XRayProvider(ResourceProvider):
         xray = ctx.client("xray")
         tags = tag_list(ctx.managed_tags())
         if kind == "group":
-            call(xray.create_group, f"create X-Ray group {name}", GroupName=name, FilterExpression=self._filter(ctx, True),
-                 Tags=tags)  # fmt: skip
+            call(
+                xray.create_group,
+                f"create X-Ray group {name}",
+                GroupName=name,
+                FilterExpression=self._filter(ctx, True),
+                Tags=tags,
+            )
         else:
-            call(xray.create_sampling_rule, f"create sampling rule {name}", SamplingRule=self._rule(ctx, name, None), Tags=tags)
+            call(
+                xray.create_sampling_rule,
+                f"create sampling rule {name}",
+                SamplingRule=self._rule(ctx, name, None),
+                Tags=tags,
+            )
         return self.status(ctx, resource_id)
 
     # --- status -------------------------------------------------------------------------------------------------
@@ -130,7 +145,9 @@ class XRayProvider(ResourceProvider):
         xray = ctx.client("xray")
         not_found = f"X-Ray {kind} {name} does not exist in {ctx.task.account_id}/{ctx.task.region}"
         if kind == "group":
-            return dict(call(xray.get_group, f"get group {name}", missing=MISSING, not_found=not_found, GroupName=name)["Group"])
+            return dict(
+                call(xray.get_group, f"get group {name}", missing=MISSING, not_found=not_found, GroupName=name)["Group"]
+            )
         # GetSamplingRules has no name filter: page through the account's rules (a few dozen at most).
         try:
             for page in xray.get_paginator("get_sampling_rules").paginate():
@@ -167,9 +184,13 @@ class XRayProvider(ResourceProvider):
             metadata = {k: raw.get(k) for k in ("Priority", "FixedRate", "ReservoirSize", "ServiceName", "URLPath")}
             metadata = {"kind": "sampling_rule", **{k.lower(): v for k, v in metadata.items()}}
         return ResourceOutcome(
-            id=f"{kind}/{name}", arn=str(arn), state=ResourceState.ACTIVE, ready=True, tags=tags,
+            id=f"{kind}/{name}",
+            arn=str(arn),
+            state=ResourceState.ACTIVE,
+            ready=True,
+            tags=tags,
             metadata={k: v for k, v in metadata.items() if v is not None},
-        )  # fmt: skip
+        )
 
     # --- update / delete ----------------------------------------------------------------------------------------
 
