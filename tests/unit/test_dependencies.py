@@ -175,6 +175,13 @@ def test_create_with_active_dependencies_records_them(rt: Runtime) -> None:
     assert [d["id"] for d in rt.resources.dependents(ACCOUNT, [key(R.VPC_NETWORK, vpc)])] == [efs]
 
 
+def test_an_update_keeps_the_recorded_dependencies(rt: Runtime) -> None:
+    vpc, efs, _ = chain(rt)
+    run(rt, _task("dep-upd", R.EFS_FILE_SYSTEM, T.UPDATE_RESOURCE, {"file_system_id": efs, "tags": {"Env": "dev"}}, []))
+    assert record(rt, R.EFS_FILE_SYSTEM, efs)["dependencies"] == [key(R.VPC_NETWORK, vpc)]
+    assert [d["id"] for d in rt.resources.dependents(ACCOUNT, [key(R.VPC_NETWORK, vpc)])] == [efs]
+
+
 # --- before delete ------------------------------------------------------------------------------------------------
 
 
