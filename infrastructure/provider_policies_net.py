@@ -18,6 +18,7 @@ MANAGED = {"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": TAG_VALUE}}
 REQUESTED = {"StringEquals": {f"aws:RequestTag/{TAG_KEY}": TAG_VALUE}}
 DASHBOARD_PREFIX = "miyabi-"  # aws_agent.resources.cloudwatch.DASHBOARD_PREFIX: dashboards cannot carry tags
 # EFS creates and deletes a mount target's network interface with the caller's permissions (forward access).
+SNAPSHOTS = f"arn:{Aws.PARTITION}:ec2:*::snapshot/*"
 VIA_EFS = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["elasticfilesystem.amazonaws.com"]}}
 
 
@@ -105,6 +106,8 @@ def ec2_efs_statements() -> list[iam.PolicyStatement]:
             [ec2[k] for k in ("vpc", "subnet", "internet-gateway", "route-table", "volume", "launch-template")],
             MANAGED,
         ),
+        # CreateVolume from a snapshot also authorizes on the snapshot (any owner: public or shared snapshots).
+        _statement("Ec2VolumesFromSnapshots", ["ec2:CreateVolume"], [SNAPSHOTS]),
         # DetachVolume also authorizes on the instance; the volume side above already requires the managed tag.
         _statement("Ec2DetachFromInstances", ["ec2:DetachVolume"], [ec2["instance"]]),
         _statement(
@@ -322,6 +325,8 @@ _FINDINGS: dict[str, str] = {
     "changed/deleted only with the resource tag.",
     wildcard(_nag(_own("ec2", "volume/*"))): "EBS volumes: tag-conditioned create, modify, detach and delete.",
     wildcard(_nag(_own("ec2", "launch-template/*"))): "Launch templates of Auto Scaling groups: tag-conditioned.",
+    wildcard(_nag(SNAPSHOTS)): "Reading a snapshot (of any owner) to create a volume from it; the new volume "
+    "itself needs the MiyabiManaged=true request tag (the other statement).",
     wildcard(_nag(_own("ec2", "instance/*"))): "DetachVolume also authorizes on the instance; the volume it "
     "detaches must carry MiyabiManaged=true (the other statement), so only managed volumes are detached.",
     wildcard(_nag(_own("ec2", "network-interface/*"))): "Mount target interfaces, only when EFS makes the call "

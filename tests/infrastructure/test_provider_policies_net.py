@@ -28,6 +28,7 @@ MUTATING = (
 # Mutating grants that are not tag-conditioned, each for a reason the policy module documents.
 NOT_TAG_CONDITIONED = {
     "CloudWatchOwnDashboards",  # dashboards cannot be tagged: scoped to the agent's name prefix instead
+    "Ec2VolumesFromSnapshots",  # the snapshot side of CreateVolume; the volume side needs the request tag
     "Ec2DetachFromInstances",  # the instance side of DetachVolume; the volume side needs the managed tag
     "EfsMountTargetInterfaces",  # only when EFS makes the call (aws:CalledVia)
     "Ec2TagOnCreate",  # only as part of a create (ec2:CreateAction), which itself needs the request tag
