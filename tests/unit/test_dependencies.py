@@ -210,6 +210,20 @@ def test_cascade_delete_removes_dependents_in_reverse_topological_order(rt: Runt
     assert rt.resources.dependents(ACCOUNT, [key(R.VPC_NETWORK, vpc)]) == []
 
 
+def test_cascade_terminates_an_instance_in_the_networks_subnet(rt: Runtime) -> None:
+    vpc, efs, alarm = chain(rt)
+    subnet = record(rt, R.VPC_NETWORK, vpc)["metadata"]["public_subnet_ids"][0]
+    instance = create(rt, "dep-ec2", R.EC2_INSTANCE, {"subnet_id": subnet}, [vpc])  # by bare id
+    result = run(rt, _task("dep-del", R.VPC_NETWORK, T.DELETE_RESOURCE, {"vpc_id": vpc, "cascade": True}, []))
+    deleted = result["cascade"]["deleted"]
+    assert set(deleted) == {key(R.CLOUDWATCH, alarm), key(R.EFS_FILE_SYSTEM, efs), key(R.EC2_INSTANCE, instance)}
+    assert deleted.index(key(R.CLOUDWATCH, alarm)) < deleted.index(key(R.EFS_FILE_SYSTEM, efs))
+    assert record(rt, R.EC2_INSTANCE, instance)["state"] == "Terminated"
+    reservations = boto3.client("ec2", region_name=REGION).describe_instances(InstanceIds=[instance])["Reservations"]
+    assert reservations[0]["Instances"][0]["State"]["Name"] == "terminated"
+    assert aws_state()["vpcs"] == []
+
+
 def test_cascade_waits_for_a_long_delete_through_the_wait_loop(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     vpc, efs, _ = chain(rt)
     # moto deletes a file system at once; AWS takes a while. After the delete call, report "deleting" twice.

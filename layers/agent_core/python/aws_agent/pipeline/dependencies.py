@@ -247,7 +247,10 @@ def _delete_dependent(rt: Runtime, task: AwsTask, record: dict[str, Any]) -> boo
     )
     outcome = _status(provider, ctx, record["id"])
     if outcome is not None and outcome.state not in (ResourceState.DELETING, ResourceState.TERMINATED):
-        outcome = provider.delete(ctx, record["id"])
+        try:
+            outcome = provider.delete(ctx, record["id"])
+        except ResourceNotFound:  # gone between the look and the delete
+            outcome = last.model_copy(update={"state": ResourceState.TERMINATED})
         if outcome.state is not ResourceState.TERMINATED:
             outcome = _status(provider, ctx, record["id"])  # many deletes are over at once: look before waiting
     if outcome is None or outcome.state is ResourceState.TERMINATED:

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..aws import error_code
-from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
+from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError, TransientAwsError
 from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
@@ -297,6 +297,7 @@ class VpcNetworkProvider(ResourceProvider):
             "describe network interfaces",
             Filters=[{"Name": "vpc-id", "Values": [resource_id]}],
         ).get("NetworkInterfaces", [])
+        interfaces = self._in_use(ec2, resource_id, interfaces)
         if interfaces:
             users = sorted({i.get("Description") or i["NetworkInterfaceId"] for i in interfaces})
             raise ResourceConflict(
@@ -332,6 +333,20 @@ class VpcNetworkProvider(ResourceProvider):
                 self._delete_child(ec2.delete_internet_gateway, "internet gateway", InternetGatewayId=igw_id)
         self._delete_child(ec2.delete_vpc, "VPC", VpcId=resource_id)
         return outcome.model_copy(update={"state": ResourceState.TERMINATED, "ready": True})
+
+    @staticmethod
+    def _in_use(ec2: Any, vpc_id: str, interfaces: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Interfaces that block the delete: not those of terminated instances (EC2 deletes them on termination)."""
+        instance_ids = sorted(
+            {i["Attachment"]["InstanceId"] for i in interfaces if i.get("Attachment", {}).get("InstanceId")}
+        )
+        states: dict[str, str] = {}
+        if instance_ids:
+            reservations = call(ec2.describe_instances, "describe instances", InstanceIds=instance_ids)["Reservations"]
+            states = {i["InstanceId"]: i["State"]["Name"] for r in reservations for i in r["Instances"]}
+        if "shutting-down" in states.values():
+            raise TransientAwsError(f"instances in VPC {vpc_id} are still shutting down; the delete is retried")
+        return [i for i in interfaces if states.get(i.get("Attachment", {}).get("InstanceId", "")) != "terminated"]
 
     @staticmethod
     def _delete_child(fn: Any, what: str, **kwargs: Any) -> None:
