@@ -19,6 +19,7 @@ from .permissions import RESOURCE_STEPS, ResourceManagementPolicy, grant_pipelin
 from .pipeline import AgentPipeline
 from .provider_policies_edge import EdgeProviderPolicies
 from .provider_policies_long import LongRunningProviderPolicy
+from .provider_policies_net import NetProviderPolicies
 from .settings import agent_config, event_bus_name
 from .state import AgentState
 
@@ -62,6 +63,7 @@ class AgentStack(Stack):
         )
         EdgeProviderPolicies(self, "EdgeProviders", functions=[self.functions[step] for step in RESOURCE_STEPS])
         LongRunningProviderPolicy(self, "LongRunningProviders", functions=[self.functions[s] for s in RESOURCE_STEPS])
+        NetProviderPolicies(self, "NetProviders", functions=self.functions, state=self.state)
         self.pipeline = AgentPipeline(self, "Pipeline", functions=self.functions.by_step)
 
         self.optimization = OptimizationWorkflow(

@@ -386,7 +386,8 @@ def test_only_resource_steps_may_manage_aws_resources(synth: Synthesized, step: 
         ("intake", {"task_id"}, {"task_id"}),
         ("analyze", {"task_id"}, {"task_id"}),
         ("guard", {"task_id"}, {"task_id"}),
-        ("execute", set(), {"resource_key"}),
+        # Execute and CheckStatus set the records of dependents a cascade delete removes to Terminated (issue 3).
+        ("execute", {"resource_key", "name"}, {"resource_key", "name"}),
         ("status", {"resource_key", "name"}, {"resource_key", "name"}),
         ("tag", set(), {"resource_key"}),
         ("register", {"resource_key", "name"}, {"resource_key", "name", "task_id"}),

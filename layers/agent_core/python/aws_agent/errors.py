@@ -46,6 +46,12 @@ class ResourceConflict(AgentError):
     code = "ResourceConflict"
 
 
+class DependencyViolation(AgentError):
+    """A dependency is missing or not Active, dependents block a delete, or the dependency graph has a cycle."""
+
+    code = "DependencyViolation"
+
+
 class AwsCallFailed(AgentError):
     code = "AwsError"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
@@ -77,6 +78,8 @@ def estimate(resource_type: AwsResourceType | str, metadata: dict[str, Any] | No
     long_running = _LONG_RUNNING_MODELS.get(kind)
     if long_running is not None:
         return long_running(metadata)
+    if kind in _NET_ESTIMATES:  # network, storage, scaling and monitoring types (issue 3)
+        return _NET_ESTIMATES[kind](metadata)
     return CostEstimate(Decimal("0.0000"), False, f"no price model for {kind.value}")
 
 
@@ -301,3 +304,76 @@ def s3_intelligent_tiering_saving(
     storage = size_gb * cold_fraction * (tiers["frequent_gb_month"] - tiers["infrequent_gb_month"])
     monitoring = Decimal(str(objects)) / 1000 * tiers["monitoring_per_1000_objects"]
     return _round(storage - monitoring)
+
+
+# --- network, storage, scaling and monitoring types (issue 3): prices under "net" in the catalog -----------------
+
+
+def _net_price(key: str) -> Decimal:
+    price: Decimal = price_catalog()["net"][key]
+    return price
+
+
+def _free(what: str) -> Callable[[dict[str, Any]], CostEstimate]:
+    return lambda _metadata: CostEstimate(Decimal("0.0000"), True, f"{what} cost nothing themselves")
+
+
+def _ebs(metadata: dict[str, Any]) -> CostEstimate:
+    volume_type = str(metadata.get("volume_type") or "gp3")
+    size = _number(metadata, "size", Decimal(0))
+    monthly = ebs_monthly_price(volume_type, size)
+    if monthly is None:
+        return CostEstimate(Decimal("0.0000"), False, f"no price for EBS volume type {volume_type!r}")
+    iops = _number(metadata, "iops", Decimal(0))
+    if volume_type == "gp3":
+        extra_iops = max(Decimal(0), iops - _net_price("ebs_gp3_free_iops"))
+        throughput = _number(metadata, "throughput", Decimal(0))
+        extra_mbps = max(Decimal(0), throughput - _net_price("ebs_gp3_free_throughput"))
+        monthly += extra_iops * _net_price("ebs_gp3_iops_month") + extra_mbps * _net_price(
+            "ebs_gp3_throughput_mbps_month"
+        )
+    elif volume_type in ("io1", "io2"):
+        monthly += iops * _net_price("ebs_io_iops_month")
+    return CostEstimate(
+        _round(monthly / DAYS_PER_MONTH), True, f"{size} GiB {volume_type} (+ provisioned IOPS) / 30 days"
+    )
+
+
+def _efs(metadata: dict[str, Any]) -> CostEstimate:
+    size_gb = _number(metadata, "size_bytes", Decimal(0)) / BYTES_PER_GB
+    daily = size_gb * _net_price("efs_standard_gb_month") / DAYS_PER_MONTH
+    return CostEstimate(
+        _round(daily), True, f"{size_gb:.3f} GB x EFS Standard / 30 days (throughput usage not included)"
+    )
+
+
+def _alb(metadata: dict[str, Any]) -> CostEstimate:
+    hourly = _net_price("alb_hourly") + _net_price("alb_lcu_hourly") * _net_price("alb_assumed_lcus")
+    return CostEstimate(_round(hourly * HOURS_PER_DAY), True, "ALB hour + 1 LCU-hour x 24 h")
+
+
+def _asg(metadata: dict[str, Any]) -> CostEstimate:
+    capacity = metadata.get("capacity") if isinstance(metadata.get("capacity"), dict) else {}
+    desired = _number(capacity or {}, "DesiredCapacity", Decimal(0))
+    instance_type = str(metadata.get("instance_type") or "")
+    hourly, basis = ec2_hourly_price(instance_type) if instance_type else (None, "instance type unknown")
+    if hourly is None:
+        return CostEstimate(Decimal("0.0000"), False, f"{desired} instances: {basis}")
+    return CostEstimate(_round(desired * hourly * HOURS_PER_DAY), True, f"{desired} x {basis} x 24 h")
+
+
+def _cloudwatch(metadata: dict[str, Any]) -> CostEstimate:
+    kind = str(metadata.get("kind") or "alarm")
+    key = "cloudwatch_dashboard_month" if kind == "dashboard" else "cloudwatch_alarm_month"
+    return CostEstimate(_round(_net_price(key) / DAYS_PER_MONTH), True, f"one {kind} per month / 30 days")
+
+
+_NET_ESTIMATES: dict[AwsResourceType, Callable[[dict[str, Any]], CostEstimate]] = {
+    AwsResourceType.EBS_VOLUME: _ebs,
+    AwsResourceType.EFS_FILE_SYSTEM: _efs,
+    AwsResourceType.LOAD_BALANCER: _alb,
+    AwsResourceType.AUTO_SCALING_GROUP: _asg,
+    AwsResourceType.CLOUDWATCH: _cloudwatch,
+    AwsResourceType.VPC_NETWORK: _free("VPCs, subnets, internet gateways and route tables"),
+    AwsResourceType.XRAY: _free("X-Ray groups and sampling rules (traces are billed by use)"),
+}

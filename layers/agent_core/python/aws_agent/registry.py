@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -251,6 +251,35 @@ class ResourceRepository:
             ExpressionAttributeValues=values,
         )
         return [_decode_resource(from_item(i)) for page in pages for i in page.get("Items", [])]
+
+    def find(self, account_id: str, *, field: str, value: str) -> list[dict[str, Any]]:
+        """Records of an account whose `field` (id, arn) equals `value`: a query on by-account-type, never a scan."""
+        return self._query_account(account_id, "#f = :v", {"#f": field}, {":v": {"S": value}})
+
+    def dependents(self, account_id: str, references: Iterable[str]) -> list[dict[str, Any]]:
+        """Records of an account, not Terminated, whose dependencies name any of `references` (key, ARN or id)."""
+        refs = sorted(set(references))
+        if not refs:
+            return []
+        matches = " OR ".join(f"contains(dependencies, :r{i})" for i in range(len(refs)))
+        values = {":t": {"S": "Terminated"}, **{f":r{i}": {"S": r} for i, r in enumerate(refs)}}
+        return self._query_account(account_id, f"#st <> :t AND ({matches})", {"#st": "state"}, values)
+
+    def _query_account(
+        self, account_id: str, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        try:
+            pages = self.client.get_paginator("query").paginate(
+                TableName=self.resources_table,
+                IndexName="by-account-type",
+                KeyConditionExpression="account_id = :a",
+                FilterExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":a": {"S": account_id}, **values},
+            )
+            return [_decode_resource(from_item(i)) for page in pages for i in page.get("Items", [])]
+        except ClientError as exc:
+            raise translate(exc, f"query the resources of account {account_id}") from exc
 
     def list_resources(self, limit: int = 500) -> list[dict[str, Any]]:
         pages = self.client.get_paginator("scan").paginate(TableName=self.resources_table)

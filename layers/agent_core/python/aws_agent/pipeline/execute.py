@@ -14,9 +14,11 @@ from ..health.check import run_health_check
 from ..model import AwsTask, AwsTaskType, ResourceState
 from ..resources import ProviderContext, ResourceOutcome, ResourceProvider, provider_for
 from ..resources.base import TASK_TAG
+from .dependencies import advance, check_dependencies, prepare_delete
 from .runtime import Runtime
 
 POLL_SECONDS = 10
+MAX_CASCADE_POLLS = 720  # two hours at POLL_SECONDS, inside the state machine's three-hour timeout
 MAX_POLLS = 60  # the optimization workflow's wait: ten minutes at 10 s; resources use their provider's deadline
 DISCOVERED_IN_STATE = 200  # Step Functions state is capped at 256 KiB
 
@@ -100,11 +102,13 @@ def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         plan = provider.plan(ctx)
         return {"operation": operation.value, "dry_run": True, "plan": plan, "ready": True, "next": "complete"}
     if operation is AwsTaskType.CREATE_RESOURCE:
+        check_dependencies(rt, task)  # dependency graph (issue 3): every dependency exists and is Active
         result = _after(provider, "create", provider.create(ctx), "tag")
     elif operation is AwsTaskType.UPDATE_RESOURCE:
         result = _after(provider, "update", provider.update(ctx, provider.resource_id(ctx)), "tag")
     elif operation is AwsTaskType.DELETE_RESOURCE:
-        result = _after(provider, "delete", provider.delete(ctx, provider.resource_id(ctx)), "register")
+        cascade = prepare_delete(rt, ctx, provider.resource_id(ctx))  # refuses while dependents exist, or cascades
+        result = cascade or _after(provider, "delete", provider.delete(ctx, provider.resource_id(ctx)), "register")
     else:  # DiscoverResources
         found = provider.discover(ctx)
         managed = [r for r in found if r.managed]
@@ -134,6 +138,10 @@ def check_status(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
                 f"{task.task_type.value} on {execution['execution_arn']} was not done after {MAX_POLLS} checks"
             )
         return {**optimization_status(rt, execution), "polls": polls}
+    if execution.get("cascade", {}).get("pending"):  # a cascade delete goes on where it stopped (dependencies.py)
+        if polls > MAX_CASCADE_POLLS:
+            raise ResourceTimeout(f"cascade delete of {task.id} was not done after {MAX_CASCADE_POLLS} checks")
+        return {**advance(rt, task, execution), "polls": polls}
     provider = provider_for(task.resource_type)
     previous = ResourceOutcome.model_validate(execution["resource"])
     resource_id = previous.id

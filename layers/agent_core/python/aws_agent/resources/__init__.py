@@ -37,6 +37,29 @@ def _providers() -> dict[AwsResourceType, ResourceProvider]:
         CloudFormationStackProvider(),
     ]
     return {p.resource_type: p for p in providers}
+    providers += _net_providers()
+    return {p.resource_type: p for p in providers}
+
+
+def _net_providers() -> list[ResourceProvider]:
+    """Network, storage, scaling and monitoring types (issue 3)."""
+    from .autoscaling import AutoScalingGroupProvider
+    from .cloudwatch import CloudWatchProvider
+    from .ebs import EbsVolumeProvider
+    from .efs import EfsFileSystemProvider
+    from .elbv2 import LoadBalancerProvider
+    from .vpc import VpcNetworkProvider
+    from .xray import XRayProvider
+
+    return [
+        VpcNetworkProvider(),
+        EbsVolumeProvider(),
+        EfsFileSystemProvider(),
+        AutoScalingGroupProvider(),
+        LoadBalancerProvider(),
+        CloudWatchProvider(),
+        XRayProvider(),
+    ]
 
 
 _REGISTRY: dict[AwsResourceType, ResourceProvider] | None = None
