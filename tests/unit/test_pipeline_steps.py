@@ -49,7 +49,11 @@ def rt(mocked_aws: None, local_template: dict[str, Any]) -> Runtime:
         preset_config=AgentConfig(
             accounts={"Apollo": "222222222222"},
             allowed_accounts=["222222222222"],
-            allowed_resource_types=[AwsResourceType.S3_BUCKET, AwsResourceType.EC2_INSTANCE, AwsResourceType.LAMBDA_FUNCTION],
+            allowed_resource_types=[
+                AwsResourceType.S3_BUCKET,
+                AwsResourceType.EC2_INSTANCE,
+                AwsResourceType.LAMBDA_FUNCTION,
+            ],
         ),
     )
     runtime = Runtime(settings)

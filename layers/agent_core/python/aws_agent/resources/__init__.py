@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from ..errors import UnsupportedResourceType
 from ..model import AwsResourceType
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
@@ -9,75 +11,47 @@ from .base import ProviderContext, ResourceOutcome, ResourceProvider
 __all__ = ["ProviderContext", "ResourceOutcome", "ResourceProvider", "provider_for", "supported_types"]
 
 
-def _providers() -> dict[AwsResourceType, ResourceProvider]:
-    # Imported lazily so a handler pays only for what it uses at cold start.
-    from .ec2 import Ec2InstanceProvider
-    from .lambda_function import LambdaFunctionProvider
-    from .s3 import S3BucketProvider
-
-    providers: list[ResourceProvider] = [S3BucketProvider(), Ec2InstanceProvider(), LambdaFunctionProvider()]
-    # Edge and messaging types (issue 3, providers-edge).
-    from .apigateway import ApiGatewayProvider
-    from .cloudfront import CloudFrontDistributionProvider
-    from .ecs import EcsServiceProvider
-    from .lambda_edge import LambdaEdgeProvider
-    from .route53 import Route53HostedZoneProvider
-    from .sns import SnsTopicProvider
-
-    providers += [SnsTopicProvider(), Route53HostedZoneProvider(), ApiGatewayProvider(), EcsServiceProvider()]
-    providers += [CloudFrontDistributionProvider(), LambdaEdgeProvider()]
-    from .cloudformation import CloudFormationStackProvider
-    from .dynamodb import DynamoDbTableProvider
-    from .rds import AuroraClusterProvider, RdsInstanceProvider
-
-    providers += [
-        RdsInstanceProvider(),
-        AuroraClusterProvider(),
-        DynamoDbTableProvider(),
-        CloudFormationStackProvider(),
-    ]
-    return {p.resource_type: p for p in providers}
-    providers += _net_providers()
-    return {p.resource_type: p for p in providers}
-
-
-def _net_providers() -> list[ResourceProvider]:
-    """Network, storage, scaling and monitoring types (issue 3)."""
-    from .autoscaling import AutoScalingGroupProvider
-    from .cloudwatch import CloudWatchProvider
-    from .ebs import EbsVolumeProvider
-    from .efs import EfsFileSystemProvider
-    from .elbv2 import LoadBalancerProvider
-    from .vpc import VpcNetworkProvider
-    from .xray import XRayProvider
-
-    return [
-        VpcNetworkProvider(),
-        EbsVolumeProvider(),
-        EfsFileSystemProvider(),
-        AutoScalingGroupProvider(),
-        LoadBalancerProvider(),
-        CloudWatchProvider(),
-        XRayProvider(),
-    ]
-
-
-_REGISTRY: dict[AwsResourceType, ResourceProvider] | None = None
+# One provider per resource type, as "<module>:<class>": a handler imports only the provider its task needs, so a cold
+# start pays for one service's code, not twenty.
+_PROVIDERS: dict[AwsResourceType, str] = {
+    AwsResourceType.S3_BUCKET: "s3:S3BucketProvider",
+    AwsResourceType.EC2_INSTANCE: "ec2:Ec2InstanceProvider",
+    AwsResourceType.LAMBDA_FUNCTION: "lambda_function:LambdaFunctionProvider",
+    AwsResourceType.RDS_INSTANCE: "rds:RdsInstanceProvider",
+    AwsResourceType.AURORA_CLUSTER: "rds:AuroraClusterProvider",
+    AwsResourceType.DYNAMODB_TABLE: "dynamodb:DynamoDbTableProvider",
+    AwsResourceType.CLOUDFORMATION_STACK: "cloudformation:CloudFormationStackProvider",
+    AwsResourceType.SNS: "sns:SnsTopicProvider",
+    AwsResourceType.ROUTE53_HOSTED_ZONE: "route53:Route53HostedZoneProvider",
+    AwsResourceType.API_GATEWAY: "apigateway:ApiGatewayProvider",
+    AwsResourceType.ECS_SERVICE: "ecs:EcsServiceProvider",
+    AwsResourceType.CLOUDFRONT_DISTRIBUTION: "cloudfront:CloudFrontDistributionProvider",
+    AwsResourceType.LAMBDA_EDGE: "lambda_edge:LambdaEdgeProvider",
+    AwsResourceType.VPC_NETWORK: "vpc:VpcNetworkProvider",
+    AwsResourceType.EBS_VOLUME: "ebs:EbsVolumeProvider",
+    AwsResourceType.EFS_FILE_SYSTEM: "efs:EfsFileSystemProvider",
+    AwsResourceType.AUTO_SCALING_GROUP: "autoscaling:AutoScalingGroupProvider",
+    AwsResourceType.LOAD_BALANCER: "elbv2:LoadBalancerProvider",
+    AwsResourceType.CLOUDWATCH: "cloudwatch:CloudWatchProvider",
+    AwsResourceType.XRAY: "xray:XRayProvider",
+}
+_LOADED: dict[AwsResourceType, ResourceProvider] = {}
 
 
 def provider_for(resource_type: AwsResourceType | None) -> ResourceProvider:
     """The provider of a resource type, or UnsupportedResourceType naming the supported ones."""
-    global _REGISTRY
-    if _REGISTRY is None:
-        _REGISTRY = _providers()
-    if resource_type is None or resource_type not in _REGISTRY:
-        supported = ", ".join(sorted(t.value for t in _REGISTRY))
+    if resource_type is None or resource_type not in _PROVIDERS:
+        supported = ", ".join(sorted(t.value for t in _PROVIDERS))
         name = resource_type.value if resource_type else "none"
         raise UnsupportedResourceType(f"no provider for resource type {name}; supported: {supported}")
-    return _REGISTRY[resource_type]
+    provider = _LOADED.get(resource_type)
+    if provider is None:
+        module, cls = _PROVIDERS[resource_type].split(":")
+        provider = getattr(import_module(f"{__name__}.{module}"), cls)()
+        assert provider.resource_type is resource_type, (resource_type, provider)
+        _LOADED[resource_type] = provider
+    return provider
 
 
 def supported_types() -> list[AwsResourceType]:
-    provider_for(AwsResourceType.S3_BUCKET)
-    assert _REGISTRY is not None
-    return sorted(_REGISTRY, key=lambda t: t.value)
+    return sorted(_PROVIDERS, key=lambda t: t.value)
