@@ -60,7 +60,9 @@ def parse_request(event: dict[str, Any]) -> TaskRequest:
 
 
 def build_task(rt: Runtime, task_id: str, request: TaskRequest) -> tuple[AwsTask, dict[str, str]]:
-    accounts = rt.settings.config.accounts
+    from ..accounts.directory import account_names
+
+    accounts = account_names(rt, request)  # Organizations' directory when available, else the configured mapping
     evidence: dict[str, str] = {}
     if request.task is not None:
         spec = request.task
