@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from .accounts.events import BillingReport, ResourceDrift
 from .model import AccountId, AwsResourceType, AwsTaskType, HistoricalAgent, Region, TaskId, TaskStatus, utc_now
 
 CONTRACT_VERSION: Literal["1"] = "1"
@@ -130,4 +131,6 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "AwsTaskCompleted": TaskOutcome,
     "AwsTaskFailed": TaskOutcome,
     "CostReportReady": CostReportSummary,
+    "ResourceDriftDetected": ResourceDrift,
+    "BillingReportReady": BillingReport,
 }
