@@ -13,6 +13,7 @@ from .functions import AgentFunctions, timeout_of
 from .messaging import AgentMessaging
 from .nag import acknowledge, executions_of, wildcard
 from .optimization import OptimizationWorkflow
+from .organization import OrganizationFeatures
 from .permissions import RESOURCE_STEPS, ResourceManagementPolicy, grant_pipeline_access
 from .pipeline import AgentPipeline
 from .settings import agent_config, event_bus_name
@@ -80,6 +81,15 @@ class AgentStack(Stack):
                 wildcard(executions_of(optimization_machine)): "DescribeExecution on the optimization "
                 "workflow's own executions only (the L2 grant_read)."
             },
+        )
+
+        self.organization = OrganizationFeatures(
+            self,
+            "Organization",
+            functions=self.functions,
+            state=self.state,
+            messaging=self.messaging,
+            config=parsed_config,
         )
 
         intake = self.functions["intake"]

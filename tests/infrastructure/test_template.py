@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the fixture's type, from this directory's conftest (only fo
 
 STEPS = (
     "intake", "analyze", "guard", "execute", "status", "tag", "register", "complete", "fail",
-    "optimize_plan", "optimize_target", "optimize_report",
+    "optimize_plan", "optimize_target", "optimize_report", "discover_plan", "discover_target",
 )  # fmt: skip
 TRANSIENT_ERRORS = [
     "TransientAwsError",
@@ -197,8 +197,8 @@ def test_function_configuration(synth: Synthesized, step: str) -> None:
     assert props["Runtime"].startswith("python3.")
     assert props["Handler"] == "handler.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["MemorySize"] == {"intake": 256, "optimize_target": 1024}.get(step, 512)
-    assert props["Timeout"] == {"execute": 300, "optimize_target": 600}.get(step, 60)
+    assert props["MemorySize"] == {"intake": 256, "optimize_target": 1024, "discover_target": 1024}.get(step, 512)
+    assert props["Timeout"] == {"execute": 300, "optimize_target": 600, "discover_target": 600}.get(step, 60)
 
     layers = props["Layers"]
     assert len(layers) == 2
@@ -381,7 +381,7 @@ def test_only_resource_steps_may_manage_aws_resources(synth: Synthesized, step: 
         ("intake", {"task_id"}, {"task_id"}),
         ("analyze", {"task_id"}, {"task_id"}),
         ("guard", {"task_id"}, {"task_id"}),
-        ("execute", set(), {"resource_key"}),
+        ("execute", {"resource_key", "name"}, {"resource_key", "name"}),  # DiscoverResources reconciles (issue 4)
         ("status", set(), {"resource_key"}),
         ("tag", set(), {"resource_key"}),
         ("register", {"resource_key", "name"}, {"resource_key", "name", "task_id"}),
@@ -411,7 +411,9 @@ def test_intake_may_start_the_pipeline_and_only_finishers_may_emit_events(synth:
     assert "states:StartExecution" in intake
     for step in STEPS:
         actions = {a for s in _statements(synth, _role_of(synth, step)) for a in _actions(s)}
-        assert ("events:PutEvents" in actions) == (step in {"complete", "fail", "optimize_report"}), step
+        # execute and discover_target announce ResourceDriftDetected (reconciliation, issue 4).
+        emitters = {"complete", "fail", "optimize_report", "execute", "discover_target"}
+        assert ("events:PutEvents" in actions) == (step in emitters), step
 
 
 # --- outputs and cdk-nag ---------------------------------------------------------------------------------------------

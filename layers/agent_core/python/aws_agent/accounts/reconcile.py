@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,14 +156,23 @@ class ResourceRecords:
                 raise translate(exc, f"forget {key}") from exc
 
 
-def reconcile(records: ResourceRecords, inventory: Inventory, run_id: str) -> Reconciliation:
+def reconcile(
+    records: ResourceRecords,
+    inventory: Inventory,
+    run_id: str,
+    announce: Callable[[list[ResourceDrift]], Any] | None = None,
+) -> Reconciliation:
     """Managed records gone from AWS become Terminated, changed ones are updated (drift events for both);
-    unmanaged resources are recorded as discovered; discovered records of vanished resources are dropped."""
+    unmanaged resources are recorded as discovered; discovered records of vanished resources are dropped.
+
+    The drift is announced *before* the managed records change: a run that fails in between sees the same drift
+    again on its retry (at least once), whereas writing first would lose the event for good."""
     account_id, region = inventory.target.account_id, inventory.target.region
     assert account_id is not None
     result = Reconciliation(found=len(inventory.resources))
     seen: set[tuple[AwsResourceType, str]] = set()
     managed: set[tuple[AwsResourceType, str]] = set()
+    changes: list[tuple[str, ResourceState, dict[str, str]]] = []
     for record in records.in_target(account_id, region):
         resource_type = AwsResourceType(record["resource_type"])
         ident = (resource_type, record["id"])
@@ -186,17 +195,21 @@ def reconcile(records: ResourceRecords, inventory: Inventory, run_id: str) -> Re
             continue
         if observed is None:
             if resource_type in inventory.complete_types and previous is not ResourceState.CREATING:
-                records.observe(record["resource_key"], ResourceState.TERMINATED, record.get("tags", {}), agent=True)
+                changes.append((record["resource_key"], ResourceState.TERMINATED, record.get("tags") or {}))
                 result.terminated += 1
                 result.drift.append(_drift("deleted", record, previous, ResourceState.TERMINATED, {}, run_id))
             continue
         result.managed += 1
         old_tags: dict[str, str] = record.get("tags") or {}
         if observed.state is not previous or observed.tags != old_tags:
-            records.observe(record["resource_key"], observed.state, observed.tags, agent=True)
+            changes.append((record["resource_key"], observed.state, observed.tags))
             result.updated += 1
             kind = "state" if observed.state is not previous else "tags"
             result.drift.append(_drift(kind, record, previous, observed.state, observed.tags, run_id))
+    if announce is not None and result.drift:
+        announce(result.drift)
+    for key, state, tags in changes:
+        records.observe(key, state, tags, agent=True)
     for ident, observed in inventory.resources.items():
         if ident in seen:
             continue

@@ -57,8 +57,9 @@ def run_target(rt: Any, target: Target, run_id: str, types: list[Any] | None = N
         max_resources=cfg.multi_account.discovery_max_resources_per_target,
         types=types,
     )
-    result = reconcile(_records(rt), inventory, run_id)
-    emit_drift(rt.events, rt.settings.event_bus, result.drift)
+    result = reconcile(
+        _records(rt), inventory, run_id, announce=lambda drift: emit_drift(rt.events, rt.settings.event_bus, drift)
+    )
     return result, inventory
 
 
