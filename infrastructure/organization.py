@@ -9,9 +9,13 @@ from aws_agent.config import AgentConfig
 
 from .discovery import DiscoveryWorkflow, discovery_read_policy, organizations_read_policy
 from .functions import AgentFunctions
+from .member_role import MEMBER_OUS_CONTEXT, MemberRoleStackSet, context_list
 from .messaging import AgentMessaging
 from .nag import acknowledge, arn_of, wildcard
 from .state import AgentState
+
+# The steps that act in member accounts: the member role trusts exactly their execution roles.
+ASSUMING_STEPS = ("execute", "status", "tag", "optimize_target", "discover_target")
 
 
 class OrganizationFeatures(Construct):
@@ -54,6 +58,17 @@ class OrganizationFeatures(Construct):
             )
         # Analyze and the discovery plan resolve account names and roles from AWS Organizations.
         organizations_read_policy(self, "AnalyzeOrganizationsPolicy", [functions["analyze"]])
+        # The member role in every account of the given OUs (service-managed StackSet, new accounts included).
+        ous = context_list(self, MEMBER_OUS_CONTEXT)
+        if ous:
+            roles = [functions[step].role for step in ASSUMING_STEPS]
+            self.member_roles = MemberRoleStackSet(
+                self,
+                "MemberRoles",
+                config=config,
+                organizational_unit_ids=ous,
+                agent_role_arns=[role.role_arn for role in roles if role is not None],
+            )
         CfnOutput(
             scope,
             "DiscoveryStateMachineArn",
