@@ -103,6 +103,7 @@ class DiscoveryWorkflow(Construct):
         bus.grant_put_events_to(worker)
         self.read_policy = discovery_read_policy(self, "ReadPolicy", [worker], member_role_name)
         self.organizations_policy = organizations_read_policy(self, "OrganizationsPolicy", [functions["discover_plan"]])
+        self.budgets_policy = budgets_policy(self, "BudgetsPolicy", functions["discover_plan"])
         self._acknowledge(functions, resources, agents)
 
     def _acknowledge(
@@ -185,6 +186,32 @@ def organizations_read_policy(scope: Construct, construct_id: str, functions: li
         {
             wildcard("*"): "Organizations' Describe/List calls are read-only; ListRoots, ListAccounts and "
             "DescribeOrganization support no resource-level permissions.",
+        },
+    )
+    return policy
+
+
+def budgets_policy(scope: Construct, construct_id: str, function: lambda_.Function) -> iam.Policy:
+    """Keep the per-account budgets (billing alerts) in place: read every budget, change only the agent's own."""
+    budgets = f"arn:{Aws.PARTITION}:budgets::{Aws.ACCOUNT_ID}:budget"
+    policy = iam.Policy(
+        scope,
+        construct_id,
+        statements=[
+            iam.PolicyStatement(sid="ViewBudgets", actions=["budgets:ViewBudget"], resources=[f"{budgets}/*"]),
+            iam.PolicyStatement(
+                sid="ModifyAgentBudgets", actions=["budgets:ModifyBudget"], resources=[f"{budgets}/miyabi-account-*"]
+            ),
+        ],
+        roles=[function.role] if function.role is not None else [],
+    )
+    acknowledge(
+        policy,
+        {
+            wildcard("arn:<AWS::Partition>:budgets::<AWS::AccountId>:budget/*"): "Read-only: DescribeBudgets lists "
+            "the account's budgets to find the agent's own.",
+            wildcard("arn:<AWS::Partition>:budgets::<AWS::AccountId>:budget/miyabi-account-*"): "Only the budgets "
+            "the agent creates (one per member account, named miyabi-account-<id>).",
         },
     )
     return policy

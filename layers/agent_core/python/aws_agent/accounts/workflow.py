@@ -38,9 +38,32 @@ def plan_discovery(rt: Any, event: dict[str, Any]) -> dict[str, Any]:
         targets = [{"account_id": str(t["account_id"]), "region": str(t["region"])} for t in given]
         if any(t["region"] not in cfg.allowed_regions for t in targets):
             raise InvalidTaskEvent(f"discovery targets outside the allowed regions {cfg.allowed_regions}")
-    else:
-        targets = [{"account_id": a, "region": r} for a in discovery_accounts(rt) for r in cfg.allowed_regions]
-    return {"run_id": run_id, "targets": targets}
+        return {"run_id": run_id, "targets": targets}
+    accounts = discovery_accounts(rt)
+    targets = [{"account_id": a, "region": r} for a in accounts for r in cfg.allowed_regions]
+    return {"run_id": run_id, "targets": targets, "budgets": ensure_account_budgets(rt, accounts)}
+
+
+def ensure_account_budgets(rt: Any, accounts: list[str]) -> dict[str, Any]:
+    """Billing alerts for every account discovery covers (scheduled runs keep them in place); off without
+    subscribers. A failure here is reported in the run, never fatal to discovery."""
+    from .budgets import ensure_budgets
+
+    multi = rt.settings.config.multi_account
+    if not multi.budget_subscribers:
+        return {"skipped": "no multi_account.budget_subscribers configured"}
+    try:
+        rollout = ensure_budgets(
+            rt.client("budgets"),
+            rt.agent_account_id,
+            accounts,
+            limit_usd=multi.budget_limit_usd,
+            thresholds=multi.budget_thresholds_percent,
+            subscribers=multi.budget_subscribers,
+        )
+    except AgentError as exc:
+        return {"error": f"{exc.code}: {exc}"[:500]}
+    return {"created": len(rollout.created), "updated": len(rollout.updated), "unchanged": len(rollout.unchanged)}
 
 
 def _records(rt: Any) -> ResourceRecords:
