@@ -285,3 +285,28 @@ def test_discover_resources_task_reconciles_its_scope() -> None:
     instance = rt.resources.get(seeded["instance_key"])
     assert instance is not None and "Owner" not in instance["tags"]  # out of the task's scope (S3 only)
     assert [d["drift"] for d in drift_events(rt)] == ["deleted"]
+
+
+def test_discover_task_in_an_unassumable_account_fails_with_access_denied() -> None:
+    from botocore.exceptions import ClientError
+
+    from aws_agent.errors import AccessDenied
+
+    org = make_org()
+    rt = make_runtime(org)
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "AssumeRole")
+
+    rt.sessions._base.events.register("provide-client-params.sts.AssumeRole", refuse)
+    task = AwsTask(
+        id="t-disc-2",
+        task_type=AwsTaskType.DISCOVER_RESOURCES,
+        resource_type=AwsResourceType.EC2_INSTANCE,
+        account_id=org.accounts["Athena"],
+        region="us-east-1",
+    )
+    with pytest.raises(AccessDenied, match="MiyabiAgentRole"):
+        execute(rt, {"task": task.model_dump(mode="json")})
+    summary = discover_one(rt, {"run_id": "r", "target": {"account_id": org.accounts["Athena"], "region": "us-east-1"}})
+    assert summary["error"].startswith("AccessDenied")

@@ -100,13 +100,20 @@ def discover_target(
     run_id: str,
     max_resources: int = 5000,
     types: list[AwsResourceType] | None = None,
+    strict: bool = False,
 ) -> Inventory:
     """Every resource of the target, managed or not: providers' describes for the supported types (state and tags),
-    the Tagging API for the spec's other types. At most `max_resources` are kept; beyond that `truncated` is set."""
+    the Tagging API for the spec's other types. At most `max_resources` are kept; beyond that `truncated` is set.
+
+    An account whose role cannot be assumed fails the whole target. A type whose listing fails is recorded in
+    `errors` and left out of `complete_types` (so nothing of it is taken as deleted), unless `strict` (a task for
+    that one scope), where the error is the task's."""
     assert target.account_id is not None
     inventory = Inventory(target)
     wanted = set(types) if types else None
     session_name = f"miyabi-discovery-{run_id}"
+    if not sessions.is_own(target.account_id):
+        sessions.credentials(target.account_id, session_name=session_name, region=target.region)
     for resource_type in supported_types():
         if wanted is not None and resource_type not in wanted:
             continue
@@ -121,6 +128,8 @@ def discover_target(
         try:
             outcomes = provider_for(resource_type).discover(ctx)
         except Exception as exc:  # one type failing (permission, throttling) must not hide the others
+            if strict:
+                raise
             inventory.errors.append(f"{resource_type.value}: {exc}")
             continue
         complete = True

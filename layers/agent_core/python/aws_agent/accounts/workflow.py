@@ -70,7 +70,9 @@ def _records(rt: Any) -> ResourceRecords:
     return ResourceRecords(rt.dynamodb, rt.settings.resources_table, rt.settings.agents_table)
 
 
-def run_target(rt: Any, target: Target, run_id: str, types: list[Any] | None = None) -> tuple[Reconciliation, Any]:
+def run_target(
+    rt: Any, target: Target, run_id: str, types: list[Any] | None = None, *, strict: bool = False
+) -> tuple[Reconciliation, Any]:
     """Discover one target, reconcile the table with it and announce the drift."""
     cfg = rt.settings.config
     inventory = discover_target(
@@ -79,6 +81,7 @@ def run_target(rt: Any, target: Target, run_id: str, types: list[Any] | None = N
         run_id=run_id,
         max_resources=cfg.multi_account.discovery_max_resources_per_target,
         types=types,
+        strict=strict,
     )
     result = reconcile(
         _records(rt), inventory, run_id, announce=lambda drift: emit_drift(rt.events, rt.settings.event_bus, drift)
@@ -104,7 +107,7 @@ def discover_one(rt: Any, event: dict[str, Any]) -> dict[str, Any]:
 def discover_scope(rt: Any, task: AwsTask) -> dict[str, Any]:
     """The DiscoverResources task: the same discovery and reconciliation for the task's account x region (and type)."""
     types = [task.resource_type] if task.resource_type is not None else None
-    result, inventory = run_target(rt, Target(task.account_id, task.region), task.id, types)
+    result, inventory = run_target(rt, Target(task.account_id, task.region), task.id, types, strict=True)
     unmanaged = sum(1 for r in inventory.resources.values() if not r.managed)
     return {
         "operation": "discover",
