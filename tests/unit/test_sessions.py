@@ -113,3 +113,10 @@ def test_clients_share_one_model_loader() -> None:
     assert after == before
     loader = factory._base._session.get_component("data_loader")
     assert factory.session(APOLLO)._session.get_component("data_loader") is loader
+
+
+def test_sts_is_called_in_the_target_region() -> None:
+    factory = SessionFactory(ZEUS, "MiyabiAgentRole")
+    factory.client("s3", Target(APOLLO, "eu-west-1"), session_name="miyabi-t1")
+    assert factory._sts["eu-west-1"].meta.endpoint_url == "https://sts.eu-west-1.amazonaws.com"
+    assert factory._sts["eu-west-1"].meta.config.retries["mode"] == "adaptive"
