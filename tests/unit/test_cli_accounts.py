@@ -62,3 +62,23 @@ def test_billing_table() -> None:
     assert result.exit_code == 0, result.output
     assert "12.00 USD" in result.output and "Apollo" in result.output and "BillGates" in result.output
     assert "AWS Lambda" in result.output and "100.0 %" in result.output
+
+
+def test_billing_is_cached_in_the_cost_reports_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_billing import cost_reports_table
+
+    cost_reports_table()
+    for name, value in {
+        "AGENT_TASKS_TABLE": "t",
+        "AGENT_RESOURCES_TABLE": "r",
+        "AGENT_AGENTS_TABLE": "a",
+        "AGENT_EVENT_BUS": "b",
+        "AGENT_COST_REPORTS_TABLE": "cost-reports",
+        "AGENT_CONFIG": '{"multi_account": {"billing_cache_hours": 2}}',
+    }.items():
+        monkeypatch.setenv(name, value)
+    inject(_result({"222222222222": "5.00"}), _result({}), _result({}))
+    first = runner.invoke(app, ["billing"])
+    assert first.exit_code == 0 and "from Cost Explorer" in first.output, first.output
+    second = runner.invoke(app, ["billing"])
+    assert second.exit_code == 0 and "from cache" in second.output and "5.00 USD" in second.output

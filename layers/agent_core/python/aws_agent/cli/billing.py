@@ -48,6 +48,7 @@ def billing_command(
     emit: bool,
     stack_name: str,
     use_cache: bool,
+    cache_hours: int | None = None,
 ) -> BillingReport:
     """Query (or read from the cache) and print the report; optionally announce it on the agent's bus."""
     import boto3
@@ -64,7 +65,7 @@ def billing_command(
         table = deployment.outputs.get("CostReportsTableName")
         bus = deployment.outputs.get("EventBusName", bus)
         if use_cache and table:
-            cache = BillingCache(deployment.client("dynamodb"), table, hours=12)
+            cache = BillingCache(deployment.client("dynamodb"), table, hours=cache_hours or _configured_hours())
     ce = boto3.client("ce", region_name="us-east-1", config=RETRY_CONFIG)  # Cost Explorer's one endpoint
     report = billing_report(ce, period, cache=cache, refresh=refresh)
     render(console, report)
@@ -74,3 +75,12 @@ def billing_command(
         publish_report(boto3.client("events", config=RETRY_CONFIG), bus, report)
         console.print(f"BillingReportReady sent to {bus}")
     return report
+
+
+def _configured_hours() -> int:
+    """multi_account.billing_cache_hours from AGENT_CONFIG (the deployed configuration), else its default."""
+    from ..config import AgentConfig
+
+    raw = os.environ.get("AGENT_CONFIG")
+    config = AgentConfig.model_validate_json(raw) if raw else AgentConfig()
+    return config.multi_account.billing_cache_hours
