@@ -15,6 +15,7 @@ from .health import HealthMonitoring
 from .messaging import AgentMessaging
 from .nag import acknowledge, executions_of, wildcard
 from .optimization import OptimizationWorkflow
+from .organization import OrganizationFeatures
 from .permissions import RESOURCE_STEPS, ResourceManagementPolicy, grant_pipeline_access
 from .pipeline import AgentPipeline
 from .provider_policies_edge import EdgeProviderPolicies
@@ -89,6 +90,15 @@ class AgentStack(Stack):
                 wildcard(executions_of(optimization_machine)): "DescribeExecution on the optimization "
                 "workflow's own executions only (the L2 grant_read)."
             },
+        )
+
+        self.organization = OrganizationFeatures(
+            self,
+            "Organization",
+            functions=self.functions,
+            state=self.state,
+            messaging=self.messaging,
+            config=parsed_config,
         )
 
         intake = self.functions["intake"]

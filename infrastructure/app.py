@@ -38,5 +38,33 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
         description="AWS Agent: event-driven serverless manager of AWS resources",
         analytics_reporting=False,
     )
+    _member_role_stack(app)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack
+
+
+def _member_role_stack(app: cdk.App) -> None:
+    """`cdk deploy MiyabiMemberRole -c aws-agent:agent-account=<management account>`: the member role in one account
+    by hand (the StackSet of the main stack does it for whole OUs). Only added when that context is given."""
+    from .member_role import (
+        AGENT_ACCOUNT_CONTEXT,
+        AGENT_PRINCIPALS_CONTEXT,
+        MEMBER_ROLE_STACK_NAME,
+        MemberRoleStack,
+        context_list,
+    )
+    from .settings import agent_config
+
+    agent_account = app.node.try_get_context(AGENT_ACCOUNT_CONTEXT)
+    if not agent_account:
+        return
+    MemberRoleStack(
+        app,
+        MEMBER_ROLE_STACK_NAME,
+        config=agent_config(app)[1],
+        agent_account=str(agent_account),
+        agent_principals=context_list(app, AGENT_PRINCIPALS_CONTEXT),
+        env=environment(),
+        description="AWS Agent member role: assumed by the agent's execution roles in the management account",
+        analytics_reporting=False,
+    )

@@ -17,9 +17,13 @@ ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/*.egg-info"]
 # The CLI and the embedded runtime are for engineers' machines, not for Lambda.
 LAYER_EXCLUDES = [*ASSET_EXCLUDES, "python/aws_agent/local", "python/aws_agent/cli"]
 DEFAULT_MEMORY_MB = 512
-MEMORY_MB: Mapping[str, int] = {"intake": 256, "optimize_target": 1024}
+MEMORY_MB: Mapping[str, int] = {"intake": 256, "optimize_target": 1024, "discover_target": 1024}
 DEFAULT_TIMEOUT = Duration.seconds(60)
-TIMEOUTS: Mapping[str, Duration] = {"execute": Duration.seconds(300), "optimize_target": Duration.seconds(600)}
+TIMEOUTS: Mapping[str, Duration] = {
+    "execute": Duration.seconds(300),
+    "optimize_target": Duration.seconds(600),
+    "discover_target": Duration.seconds(600),
+}
 
 
 def timeout_of(step: str) -> Duration:

@@ -59,10 +59,11 @@ def test_workflow_plans_maps_and_reports(synth: Synthesized) -> None:
 
 def test_schedule_starts_the_workflow(synth: Synthesized) -> None:
     logical_id, _ = _optimization_machine(synth)
-    scheduled = [r for r in synth.of_type("AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
     (rule,) = [
-        r for r in scheduled if r["Properties"]["Targets"][0]["Arn"] == {"Ref": logical_id}
-    ]  # not the health sweep
+        r
+        for r in synth.of_type("AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"] and r["Properties"]["Targets"][0]["Arn"] == {"Ref": logical_id}
+    ]
     assert rule["Properties"]["ScheduleExpression"] == "rate(1 day)"
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Ref": logical_id}

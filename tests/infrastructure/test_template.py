@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the fixture's type, from this directory's conftest (only fo
 
 STEPS = (
     "intake", "analyze", "guard", "execute", "status", "tag", "register", "complete", "fail",
-    "optimize_plan", "optimize_target", "optimize_report",
+    "optimize_plan", "optimize_target", "optimize_report", "discover_plan", "discover_target",
     "health", "health_sweep",
 )  # fmt: skip
 TRANSIENT_ERRORS = [
@@ -200,8 +200,8 @@ def test_function_configuration(synth: Synthesized, step: str) -> None:
     assert props["Runtime"].startswith("python3.")
     assert props["Handler"] == "handler.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["MemorySize"] == {"intake": 256, "optimize_target": 1024}.get(step, 512)
-    assert props["Timeout"] == {"execute": 300, "optimize_target": 600}.get(step, 60)
+    assert props["MemorySize"] == {"intake": 256, "optimize_target": 1024, "discover_target": 1024}.get(step, 512)
+    assert props["Timeout"] == {"execute": 300, "optimize_target": 600, "discover_target": 600}.get(step, 60)
 
     layers = props["Layers"]
     assert len(layers) == 2
@@ -386,7 +386,8 @@ def test_only_resource_steps_may_manage_aws_resources(synth: Synthesized, step: 
         ("intake", {"task_id"}, {"task_id"}),
         ("analyze", {"task_id"}, {"task_id"}),
         ("guard", {"task_id"}, {"task_id"}),
-        # Execute and CheckStatus set the records of dependents a cascade delete removes to Terminated (issue 3).
+        # Execute and CheckStatus set the records of dependents a cascade delete removes to Terminated (issue 3);
+        # Execute's DiscoverResources reconciles (issue 4).
         ("execute", {"resource_key", "name"}, {"resource_key", "name"}),
         ("status", {"resource_key", "name"}, {"resource_key", "name"}),
         ("tag", set(), {"resource_key"}),
@@ -417,7 +418,9 @@ def test_intake_may_start_the_pipeline_and_only_finishers_may_emit_events(synth:
     assert "states:StartExecution" in intake
     for step in STEPS:
         actions = {a for s in _statements(synth, _role_of(synth, step)) for a in _actions(s)}
-        assert ("events:PutEvents" in actions) == (step in {"complete", "fail", "optimize_report", "health"}), step
+        # execute and discover_target announce ResourceDriftDetected (reconciliation, issue 4).
+        emitters = {"complete", "fail", "optimize_report", "health", "execute", "discover_target"}
+        assert ("events:PutEvents" in actions) == (step in emitters), step
 
 
 # --- outputs and cdk-nag ---------------------------------------------------------------------------------------------

@@ -68,6 +68,32 @@ class HealthConfig(BaseModel):
     lambda_alias: str = "live"  # the alias a Lambda rollback moves back one published version
 
 
+class MultiAccountConfig(BaseModel):
+    """The organization: member-role sessions, the account directory, discovery, billing and budgets (issue 4)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    # Optional sts:ExternalId the member role's trust policy requires.
+    member_role_external_id: Annotated[str, StringConstraints(min_length=2, max_length=1224)] | None = None
+    credentials_cache_size: Annotated[int, Field(ge=1, le=10_000)] = 256
+    # The account tag that names an account's AccountRole; otherwise its OU's name decides.
+    account_role_tag: str = "MiyabiAccountRole"
+    # Read the account directory from AWS Organizations (the `accounts` mapping stays the fallback).
+    use_organizations: bool = True
+    discovery_schedule: str = "rate(6 hours)"
+    discovery_concurrency: Annotated[int, Field(ge=1, le=1000)] = 20
+    # Memory bound of one discovery worker: resources recorded per account x region at most.
+    discovery_max_resources_per_target: Annotated[int, Field(ge=1, le=100_000)] = 5000
+    # Cost Explorer results are cached this long (every page costs $0.01).
+    billing_cache_hours: Annotated[int, Field(ge=1, le=744)] = 12
+    # Monthly budget per managed account, in USD, and the percentages that notify.
+    budget_limit_usd: Annotated[float, Field(gt=0)] = 100.0
+    budget_thresholds_percent: list[Annotated[float, Field(gt=0, le=1000)]] = Field(
+        default_factory=lambda: [80.0, 100.0]
+    )
+    budget_subscribers: list[str] = Field(default_factory=list)  # e-mail addresses
+
+
 class AgentConfig(BaseModel):
     """Policy knobs, from the `AGENT_CONFIG` JSON (CDK context `aws-agent:config` in the cloud)."""
 
@@ -90,3 +116,4 @@ class AgentConfig(BaseModel):
     optimization: OptimizationConfig = Field(default_factory=OptimizationConfig)
     bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    multi_account: MultiAccountConfig = Field(default_factory=MultiAccountConfig)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from .accounts.events import BillingReport, ResourceDrift
 from .health.events import HealEscalated, ServiceAgentHealthChanged
 from .model import AccountId, AwsResourceType, AwsTaskType, HistoricalAgent, Region, TaskId, TaskStatus, utc_now
 
@@ -165,4 +166,6 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "ClarificationRequested": ClarificationRequest,
     "ServiceAgentHealthChanged": ServiceAgentHealthChanged,
     "HealEscalated": HealEscalated,
+    "ResourceDriftDetected": ResourceDrift,
+    "BillingReportReady": BillingReport,
 }

@@ -250,3 +250,28 @@ app.command("analyze-eval")(analyze_eval_command)
 from .health import health_command  # noqa: E402  (a light module: the health library loads when the command runs)
 
 app.command("health")(health_command)
+
+
+@app.command()
+def billing(
+    period: Annotated[str, typer.Option(help="month-to-date or last-month")] = "month-to-date",
+    refresh: Annotated[bool, typer.Option("--refresh", help="query Cost Explorer even if cached")] = False,
+    emit: Annotated[bool, typer.Option("--emit", help="also send BillingReportReady to the agent's bus")] = False,
+    cache: Annotated[bool, typer.Option(help="cache in the stack's CostReports table")] = True,
+    stack_name: StackOption = "AwsAgent",
+) -> None:
+    """Consolidated cost by linked account, service and historical agent (Cost Explorer, $0.01 a page, cached)."""
+    from .billing import billing_command
+
+    if period not in ("month-to-date", "last-month"):
+        raise typer.BadParameter("period is month-to-date or last-month")
+    billing_command(console, period, refresh, emit, stack_name, cache)  # type: ignore[arg-type]
+
+
+def _register_accounts() -> None:
+    from .accounts import accounts_app
+
+    app.add_typer(accounts_app, name="accounts")
+
+
+_register_accounts()

@@ -71,7 +71,9 @@ def build_task(
     rt: Runtime, task_id: str, request: TaskRequest, draft: Analysis | None = None
 ) -> tuple[AwsTask, dict[str, str]]:
     """The AwsTask of a request; `draft` is an issue's reading made elsewhere (the Bedrock analyzer)."""
-    accounts = rt.settings.config.accounts
+    from ..accounts.directory import account_names
+
+    accounts = account_names(rt, request)  # Organizations' directory when available, else the configured mapping
     evidence: dict[str, str] = {}
     if request.task is not None:
         spec = request.task

@@ -109,19 +109,10 @@ def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     elif operation is AwsTaskType.DELETE_RESOURCE:
         cascade = prepare_delete(rt, ctx, provider.resource_id(ctx))  # refuses while dependents exist, or cascades
         result = cascade or _after(provider, "delete", provider.delete(ctx, provider.resource_id(ctx)), "register")
-    else:  # DiscoverResources
-        found = provider.discover(ctx)
-        managed = [r for r in found if r.managed]
-        result = {
-            "operation": "discover",
-            "dry_run": False,
-            "ready": True,
-            "next": "register",
-            "discovered": len(found),
-            "unmanaged": len(found) - len(managed),
-            "resources": [r.model_dump(mode="json") for r in managed[:DISCOVERED_IN_STATE]],
-            "truncated": len(managed) > DISCOVERED_IN_STATE,
-        }
+    else:  # DiscoverResources: discovery and reconciliation of the task's scope (aws_agent.accounts)
+        from ..accounts.workflow import discover_scope
+
+        result = discover_scope(rt, task)
     if "resource" in result:
         rt.tasks.annotate(task.id, {"resource_id": result["resource"]["id"]})
     return result

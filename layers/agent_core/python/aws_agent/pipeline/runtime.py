@@ -27,7 +27,13 @@ class Runtime:
 
     @cached_property
     def sessions(self) -> SessionFactory:
-        return SessionFactory(self.agent_account_id, self.settings.config.member_role_name)
+        cfg = self.settings.config
+        return SessionFactory(
+            self.agent_account_id,
+            cfg.member_role_name,
+            external_id=cfg.multi_account.member_role_external_id,
+            max_cached=cfg.multi_account.credentials_cache_size,
+        )
 
     @cached_property
     def dynamodb(self) -> Any:

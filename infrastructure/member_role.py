@@ -1,0 +1,272 @@
+"""The member-account role the agent assumes, as a stack: deployed by hand, or to every OU by a StackSet."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import Aws, CfnParameter, Fn, Stack
+from aws_cdk import aws_cloudformation as cfn
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from aws_agent.config import AgentConfig
+
+from .nag import acknowledge, wildcard, wildcard_action
+from .settings import STACK_NAME, TAG_KEY, TAG_VALUE
+
+MEMBER_ROLE_STACK_NAME = "MiyabiMemberRole"
+AGENT_ACCOUNT_CONTEXT = "aws-agent:agent-account"  # deploy MiyabiMemberRole by hand: the management account
+AGENT_PRINCIPALS_CONTEXT = "aws-agent:agent-principals"  # optional: role ARN patterns allowed to assume
+MEMBER_OUS_CONTEXT = "aws-agent:member-ous"  # the StackSet's target OUs (ids, list or comma-separated)
+STACK_SET_NAME = "MiyabiMemberRole"
+
+
+def _managed(key: str = "aws:ResourceTag") -> dict[str, dict[str, str]]:
+    return {"StringEquals": {f"{key}/{TAG_KEY}": TAG_VALUE}}
+
+
+def context_list(scope: Construct, key: str) -> list[str]:
+    raw = scope.node.try_get_context(key)
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        raw = json.loads(raw) if raw.startswith("[") else raw.split(",")
+    return [str(v).strip() for v in raw if str(v).strip()]
+
+
+class MemberRoleStack(Stack):
+    """`MiyabiAgentRole` (trusting only the agent's execution roles) and the Lambda execution role, in one account.
+
+    Parameters: AgentAccountId (the management account) and AgentPrincipalArns (ARN patterns of the agent's Lambda
+    roles there, matched with ArnLike on aws:PrincipalArn). The account principal alone would let any role of the
+    management account in; the condition narrows it to the agent's own roles.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AgentConfig,
+        agent_account: str | None = None,
+        agent_principals: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        account = CfnParameter(
+            self,
+            "AgentAccountId",
+            type="String",
+            allowed_pattern=r"^\d{12}$",
+            description="The management account where the AWS Agent runs",
+            default=agent_account or None,
+        )
+        default_principals = list(agent_principals) or (
+            [f"arn:aws:iam::{agent_account}:role/{STACK_NAME}-*"] if agent_account else []
+        )
+        principals = CfnParameter(
+            self,
+            "AgentPrincipalArns",
+            type="CommaDelimitedList",
+            description="ARNs (wildcards allowed) of the agent's execution roles that may assume this role",
+            default=",".join(default_principals) or None,
+        )
+        conditions: dict[str, Any] = {"ArnLike": {"aws:PrincipalArn": principals.value_as_list}}
+        external_id = config.multi_account.member_role_external_id
+        if external_id:
+            conditions["StringEquals"] = {"sts:ExternalId": external_id}
+        self.role = iam.Role(
+            self,
+            "AgentRole",
+            role_name=config.member_role_name,
+            description="Assumed by the AWS Agent from the management account (tag-scoped changes only)",
+            assumed_by=iam.AccountPrincipal(account.value_as_string).with_conditions(conditions),
+            max_session_duration=cdk.Duration.hours(1),
+        )
+        self.execution_role = iam.Role(
+            self,
+            "LambdaExecutionRole",
+            role_name=config.lambda_execution_role_name,
+            description="The role functions created by the AWS Agent run as",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        logs = f"arn:{Aws.PARTITION}:logs:*:{Aws.ACCOUNT_ID}:log-group:/aws/lambda/*"
+        self.execution_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[logs, f"{logs}:*"],
+            )
+        )
+        self.policy = iam.Policy(
+            self, "AgentPolicy", statements=member_statements(config.lambda_execution_role_name), roles=[self.role]
+        )
+        self._acknowledge(config)
+
+    def _acknowledge(self, config: AgentConfig) -> None:
+        acknowledge(
+            self.policy,
+            {
+                wildcard("*"): "Describe/List calls (ec2:Describe*, s3:ListAllMyBuckets, lambda:ListFunctions, "
+                "tag:GetResources, cloudwatch:GetMetricData, rds:Describe*) support no resource-level permissions; "
+                "ec2:RunInstances/CreateTags act on resources that do not exist yet.",
+                wildcard_action("ec2:Describe*"): "Read-only EC2 describes used by the provider and its waiters.",
+                wildcard("arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*"): "Any instance of this "
+                "account, but only when tagged MiyabiManaged=true (condition).",
+                wildcard("arn:<AWS::Partition>:s3:::*"): "Bucket names are chosen per task; S3 evaluates no tag "
+                "conditions without ABAC, so the agent's library refuses buckets not tagged MiyabiManaged=true.",
+                wildcard("arn:<AWS::Partition>:s3:::*/*"): "PutObject into the buckets the agent creates.",
+                wildcard("arn:<AWS::Partition>:lambda:*:<AWS::AccountId>:function:*"): "Functions of this "
+                "account; creation needs the MiyabiManaged=true request tag, changes the resource tag.",
+                wildcard("arn:<AWS::Partition>:ssm:*::parameter/aws/service/ami-*"): "AWS's public AMI aliases.",
+            },
+        )
+        acknowledge(
+            self.execution_role,
+            {
+                wildcard("arn:<AWS::Partition>:logs:*:<AWS::AccountId>:log-group:/aws/lambda/*"): "Functions the "
+                "agent creates write their own log groups, whose names are chosen per task.",
+                wildcard("arn:<AWS::Partition>:logs:*:<AWS::AccountId>:log-group:/aws/lambda/*:*"): "Their streams.",
+            },
+        )
+
+
+def member_statements(lambda_execution_role_name: str) -> list[iam.PolicyStatement]:
+    """Least privilege in a member account: reads; creates carry the managed tag; changes need it where checkable."""
+    own = f"arn:{Aws.PARTITION}"
+    instances = f"{own}:ec2:*:{Aws.ACCOUNT_ID}:instance/*"
+    functions = f"{own}:lambda:*:{Aws.ACCOUNT_ID}:function:*"
+    buckets = f"{own}:s3:::*"
+    execution_role = f"{own}:iam::{Aws.ACCOUNT_ID}:role/{lambda_execution_role_name}"
+    return [
+        iam.PolicyStatement(
+            sid="Read",
+            actions=[
+                "ec2:Describe*",
+                "s3:ListAllMyBuckets",
+                "lambda:ListFunctions",
+                "tag:GetResources",
+                "cloudwatch:GetMetricData",
+                "rds:DescribeDBInstances",
+                "rds:ListTagsForResource",
+            ],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(sid="Ec2Launch", actions=["ec2:RunInstances", "ec2:CreateTags"], resources=["*"]),
+        iam.PolicyStatement(
+            sid="Ec2ManagedInstancesOnly",
+            actions=[
+                "ec2:StopInstances",
+                "ec2:StartInstances",
+                "ec2:RebootInstances",
+                "ec2:TerminateInstances",
+                "ec2:ModifyInstanceAttribute",
+            ],
+            resources=[instances],
+            conditions=_managed(),
+        ),
+        iam.PolicyStatement(
+            sid="S3Buckets",
+            actions=[
+                "s3:CreateBucket",
+                "s3:PutBucketTagging",
+                "s3:GetBucketTagging",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutBucketVersioning",
+                "s3:GetBucketVersioning",
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "s3:DeleteBucket",
+            ],
+            resources=[buckets],
+        ),
+        iam.PolicyStatement(sid="S3PutObject", actions=["s3:PutObject"], resources=[f"{buckets}/*"]),
+        iam.PolicyStatement(
+            sid="LambdaCreateTaggedOnly",
+            actions=["lambda:CreateFunction", "lambda:TagResource"],
+            resources=[functions],
+            conditions=_managed("aws:RequestTag"),
+        ),
+        iam.PolicyStatement(
+            sid="LambdaChangeManagedOnly",
+            actions=["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction"],
+            resources=[functions],
+            conditions=_managed(),
+        ),
+        iam.PolicyStatement(sid="LambdaRead", actions=["lambda:GetFunction", "lambda:ListTags"], resources=[functions]),
+        iam.PolicyStatement(
+            sid="PassLambdaExecutionRole",
+            actions=["iam:PassRole"],
+            resources=[execution_role],
+            conditions={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(sid="ReadLambdaExecutionRole", actions=["iam:GetRole"], resources=[execution_role]),
+        iam.PolicyStatement(
+            sid="PublicAmiParameters",
+            actions=["ssm:GetParameter"],
+            resources=[f"{own}:ssm:*::parameter/aws/service/ami-*"],
+        ),
+    ]
+
+
+def member_role_template(config: AgentConfig) -> dict[str, Any]:
+    """The member stack's template, synthesized on its own (no bootstrap resources: StackSets deploy it raw)."""
+    app = cdk.App()
+    stack = MemberRoleStack(
+        app,
+        MEMBER_ROLE_STACK_NAME,
+        config=config,
+        synthesizer=cdk.BootstraplessSynthesizer(),
+        analytics_reporting=False,
+    )
+    return dict(app.synth().get_stack_by_name(stack.stack_name).template)
+
+
+class MemberRoleStackSet(Construct):
+    """A service-managed StackSet: the member stack in every account of the target OUs, new accounts included."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AgentConfig,
+        organizational_unit_ids: Sequence[str],
+        agent_role_arns: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        body = json.dumps(member_role_template(config), separators=(",", ":"))
+        self.stack_set = cfn.CfnStackSet(
+            self,
+            "StackSet",
+            stack_set_name=STACK_SET_NAME,
+            description="AWS Agent member role (MiyabiAgentRole) and Lambda execution role",
+            permission_model="SERVICE_MANAGED",
+            auto_deployment=cfn.CfnStackSet.AutoDeploymentProperty(
+                enabled=True, retain_stacks_on_account_removal=False
+            ),
+            capabilities=["CAPABILITY_NAMED_IAM"],
+            managed_execution={"Active": True},
+            operation_preferences=cfn.CfnStackSet.OperationPreferencesProperty(
+                failure_tolerance_percentage=10, max_concurrent_percentage=25, region_concurrency_type="PARALLEL"
+            ),
+            parameters=[
+                cfn.CfnStackSet.ParameterProperty(parameter_key="AgentAccountId", parameter_value=Aws.ACCOUNT_ID),
+                cfn.CfnStackSet.ParameterProperty(
+                    parameter_key="AgentPrincipalArns", parameter_value=Fn.join(",", list(agent_role_arns))
+                ),
+            ],
+            # IAM is global: one region (the agent's) is enough for every account.
+            stack_instances_group=[
+                cfn.CfnStackSet.StackInstancesProperty(
+                    deployment_targets=cfn.CfnStackSet.DeploymentTargetsProperty(
+                        organizational_unit_ids=list(organizational_unit_ids)
+                    ),
+                    regions=[Aws.REGION],
+                )
+            ],
+            template_body=body,
+        )

@@ -1,0 +1,76 @@
+"""The multi-account features in the management stack: discovery workflow, directory and reconciliation grants."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput
+from constructs import Construct
+
+from aws_agent.config import AgentConfig
+
+from .discovery import DiscoveryWorkflow, discovery_read_policy, organizations_read_policy
+from .functions import AgentFunctions
+from .member_role import MEMBER_OUS_CONTEXT, MemberRoleStackSet, context_list
+from .messaging import AgentMessaging
+from .nag import acknowledge, arn_of, wildcard
+from .state import AgentState
+
+# The steps that act in member accounts: the member role trusts exactly their execution roles.
+ASSUMING_STEPS = ("execute", "status", "tag", "optimize_target", "discover_target")
+
+
+class OrganizationFeatures(Construct):
+    """Org-wide discovery on a schedule; DiscoverResources tasks reconcile from Execute; Analyze reads the directory."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: AgentFunctions,
+        state: AgentState,
+        messaging: AgentMessaging,
+        config: AgentConfig,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.discovery = DiscoveryWorkflow(
+            self,
+            "Discovery",
+            functions=functions.by_step,
+            resources=state.resources,
+            agents=state.agents,
+            bus=messaging.bus,
+            config=config.multi_account,
+            member_role_name=config.member_role_name,
+        )
+        # DiscoverResources tasks reconcile in Execute: it writes the Resources/ServiceAgents records and emits drift.
+        execute = functions["execute"]
+        state.resources.grant_read_write_data(execute)
+        state.agents.grant_read_write_data(execute)
+        messaging.bus.grant_put_events_to(execute)
+        discovery_read_policy(self, "ExecuteDiscoveryPolicy", [execute], config.member_role_name)
+        if execute.role is not None:
+            acknowledge(
+                execute.role,
+                {
+                    wildcard(f"{arn_of(t)}/index/*"): "The L2 table grant covers that one table's indexes."
+                    for t in (state.resources, state.agents)
+                },
+            )
+        # Analyze and the discovery plan resolve account names and roles from AWS Organizations.
+        organizations_read_policy(self, "AnalyzeOrganizationsPolicy", [functions["analyze"]])
+        # The member role in every account of the given OUs (service-managed StackSet, new accounts included).
+        ous = context_list(self, MEMBER_OUS_CONTEXT)
+        if ous:
+            roles = [functions[step].role for step in ASSUMING_STEPS]
+            self.member_roles = MemberRoleStackSet(
+                self,
+                "MemberRoles",
+                config=config,
+                organizational_unit_ids=ous,
+                agent_role_arns=[role.role_arn for role in roles if role is not None],
+            )
+        CfnOutput(
+            scope,
+            "DiscoveryStateMachineArn",
+            value=self.discovery.state_machine.state_machine_arn,
+        )

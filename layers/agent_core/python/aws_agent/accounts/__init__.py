@@ -1,0 +1,1 @@
+"""The organization: account directory, lifecycle, org-wide discovery, consolidated billing and budgets."""

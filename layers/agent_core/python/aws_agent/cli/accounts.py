@@ -1,0 +1,146 @@
+"""`aws-agent accounts ...`: the organization's accounts (list, create, move, close) and their budgets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..basics import AccountRole
+
+accounts_app = typer.Typer(help="The organization's accounts: list, create, move, budgets (close needs approval).")
+
+
+def _out() -> Console:
+    from . import console  # the CLI's console: wide enough for these tables when piped
+
+    return console
+
+
+def _organizations() -> Any:
+    import boto3
+
+    from ..aws import RETRY_CONFIG
+
+    return boto3.client("organizations", region_name="us-east-1", config=RETRY_CONFIG)
+
+
+def directory_table(directory: Any) -> Table:
+    table = Table(title=f"Accounts (from {directory.source})", title_justify="left")
+    for column in ("id", "name", "role", "status", "OU", "email"):
+        table.add_column(column)
+    for account in sorted(directory.accounts.values(), key=lambda a: (a.role.value, a.name.lower())):
+        management = " (management)" if account.id == directory.management_account_id else ""
+        table.add_row(
+            account.id,
+            account.name + management,
+            account.role.value,
+            account.status,
+            account.ou_name or account.parent_id,
+            account.email,
+        )
+    return table
+
+
+@accounts_app.command("list")
+def list_accounts(
+    role_tag: Annotated[str, typer.Option(help="the account tag naming its role")] = "MiyabiAccountRole",
+) -> None:
+    """Accounts and their roles (from the role tag, else the OU's name)."""
+    from ..accounts.directory import AccountDirectory
+
+    _out().print(directory_table(AccountDirectory.load(_organizations(), role_tag)))
+
+
+@accounts_app.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="account name, e.g. Hermes")],
+    email: Annotated[str, typer.Option(help="the root e-mail address (unique per account)")],
+    role: Annotated[AccountRole, typer.Option(help="its AccountRole (tagged on the account)")],
+    ou: Annotated[str | None, typer.Option(help="OU id or name to move it to once created")] = None,
+    wait: Annotated[bool, typer.Option(help="poll until the account exists, then move and tag it")] = True,
+) -> None:
+    """Create an account in the organization (asynchronous at AWS: polled every 10 s)."""
+    import time
+
+    from ..accounts.directory import AccountDirectory
+    from ..accounts.lifecycle import create_account, finish_creation, wait_for_account
+
+    org = _organizations()
+    destination = None
+    if ou:
+        unit = AccountDirectory.load(org).unit_named(ou)
+        if unit is None:
+            raise typer.BadParameter(f"no OU {ou!r} in the organization")
+        destination = unit.id
+    creation = create_account(org, name, email, role)
+    _out().print(f"CreateAccount request {creation.request_id}: {creation.state}")
+    if not wait:
+        return
+    done = wait_for_account(org, creation, sleep=time.sleep)
+    account_id = finish_creation(org, done, role=role, destination=destination)
+    _out().print(f"account [bold]{account_id}[/] ({name}) ready, role {role.value}" + (f", in {ou}" if ou else ""))
+
+
+@accounts_app.command("move")
+def move(
+    account: Annotated[str, typer.Argument(help="account id or name")],
+    ou: Annotated[str, typer.Option(help="destination OU id or name")],
+) -> None:
+    """Move an account to another OU."""
+    from ..accounts.directory import AccountDirectory
+    from ..accounts.lifecycle import move_account
+
+    org = _organizations()
+    directory = AccountDirectory.load(org)
+    unit = directory.unit_named(ou)
+    if unit is None:
+        raise typer.BadParameter(f"no OU {ou!r} in the organization")
+    left = move_account(org, directory.resolve(account), unit.id)
+    _out().print(f"moved {account} from {left} to {unit.name} ({unit.id})")
+
+
+@accounts_app.command("close")
+def close(account: Annotated[str, typer.Argument(help="account id or name")]) -> None:
+    """Refused: closing an account needs a human approval and is never automatic."""
+    from ..accounts.lifecycle import ApprovalRequired, close_account
+
+    try:
+        close_account(account)
+    except ApprovalRequired as exc:
+        _out().print(f"[red]refused:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@accounts_app.command("budgets")
+def budgets(
+    limit: Annotated[float, typer.Option(help="monthly budget per account, USD")] = 100.0,
+    threshold: Annotated[list[float] | None, typer.Option(help="notify at this percent (repeatable)")] = None,
+    subscriber: Annotated[list[str] | None, typer.Option(help="e-mail to notify (repeatable)")] = None,
+) -> None:
+    """A monthly budget with alerts for every active account of the organization (idempotent)."""
+    import boto3
+
+    from ..accounts.budgets import ensure_budgets
+    from ..accounts.directory import AccountDirectory
+    from ..aws import RETRY_CONFIG
+
+    org = _organizations()
+    directory = AccountDirectory.load(org)
+    payer = directory.management_account_id
+    if payer is None:
+        raise typer.BadParameter("the organization has no management account id")
+    rollout = ensure_budgets(
+        boto3.client("budgets", region_name="us-east-1", config=RETRY_CONFIG),
+        payer,
+        [a.id for a in directory.active()],
+        limit_usd=limit,
+        thresholds=threshold or [80.0, 100.0],
+        subscribers=subscriber or [],
+    )
+    _out().print(
+        f"budgets: {len(rollout.created)} created, {len(rollout.updated)} updated, {len(rollout.unchanged)} unchanged; "
+        f"{rollout.notifications_added} notifications added"
+    )

@@ -1,0 +1,84 @@
+"""The accounts and billing commands against moto: tables, refusals, the billing report."""
+
+from __future__ import annotations
+
+import pytest
+from organization import make_org
+from test_billing import _result, inject
+from typer.testing import CliRunner
+
+from aws_agent.cli import app
+
+pytestmark = pytest.mark.usefixtures("mocked_aws")
+runner = CliRunner()
+
+
+def test_accounts_list_shows_roles() -> None:
+    org = make_org()
+    result = runner.invoke(app, ["accounts", "list"])
+    assert result.exit_code == 0, result.output
+    for name in ("Apollo", "Cerberus", "Athena"):
+        assert name in result.output and org.accounts[name] in result.output
+    assert "Production" in result.output and "Security" in result.output and "(management)" in result.output
+
+
+def test_accounts_create_and_move() -> None:
+    make_org()
+    result = runner.invoke(
+        app,
+        [
+            "accounts",
+            "create",
+            "--name",
+            "Hermes",
+            "--email",
+            "h@example.com",
+            "--role",
+            "Production",
+            "--ou",
+            "Production",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "ready, role Production, in Production" in result.output
+    moved = runner.invoke(app, ["accounts", "move", "hermes", "--ou", "Security"])
+    assert moved.exit_code == 0 and "to Security" in moved.output, moved.output
+    listed = runner.invoke(app, ["accounts", "list"])
+    assert "Hermes" in listed.output
+
+
+def test_close_is_refused() -> None:
+    result = runner.invoke(app, ["accounts", "close", "222222222222"])
+    assert result.exit_code == 2 and "requires a human approval" in result.output
+
+
+def test_billing_table() -> None:
+    inject(
+        _result({"222222222222": "12.00"}, {"222222222222": "Apollo"}),
+        _result({"AWS Lambda": "12.00"}),
+        _result({"MiyabiAgent$BillGates": "12.00"}),
+    )
+    result = runner.invoke(app, ["billing", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert "12.00 USD" in result.output and "Apollo" in result.output and "BillGates" in result.output
+    assert "AWS Lambda" in result.output and "100.0 %" in result.output
+
+
+def test_billing_is_cached_in_the_cost_reports_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_billing import cost_reports_table
+
+    cost_reports_table()
+    for name, value in {
+        "AGENT_TASKS_TABLE": "t",
+        "AGENT_RESOURCES_TABLE": "r",
+        "AGENT_AGENTS_TABLE": "a",
+        "AGENT_EVENT_BUS": "b",
+        "AGENT_COST_REPORTS_TABLE": "cost-reports",
+        "AGENT_CONFIG": '{"multi_account": {"billing_cache_hours": 2}}',
+    }.items():
+        monkeypatch.setenv(name, value)
+    inject(_result({"222222222222": "5.00"}), _result({}), _result({}))
+    first = runner.invoke(app, ["billing"])
+    assert first.exit_code == 0 and "from Cost Explorer" in first.output, first.output
+    second = runner.invoke(app, ["billing"])
+    assert second.exit_code == 0 and "from cache" in second.output and "5.00 USD" in second.output
