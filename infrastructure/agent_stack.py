@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from .functions import AgentFunctions, timeout_of
+from .guardians import AgentGuardians
 from .messaging import AgentMessaging
 from .nag import acknowledge, executions_of, wildcard
 from .optimization import OptimizationWorkflow
@@ -56,6 +57,7 @@ class AgentStack(Stack):
             lambda_execution_role_name=parsed_config.lambda_execution_role_name,
         )
         self.pipeline = AgentPipeline(self, "Pipeline", functions=self.functions.by_step)
+        self.guardians = AgentGuardians(self, "Guardians", functions=self.functions, state=self.state, messaging=self.messaging)
 
         self.optimization = OptimizationWorkflow(
             self,

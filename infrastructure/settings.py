@@ -23,7 +23,9 @@ DEFAULT_EVENT_BUS_NAME: Final = "aws-agent"
 STEP_NAMES: Final = ("intake", "analyze", "guard", "execute", "status", "tag", "register", "complete", "fail")
 # The cost-optimization workflow's steps (same layout: one function and one folder each).
 OPTIMIZATION_STEP_NAMES: Final = ("optimize_plan", "optimize_target", "optimize_report")
-ALL_STEP_NAMES: Final = STEP_NAMES + OPTIMIZATION_STEP_NAMES
+# The guardians' functions: the approval wait's RequestApproval and Cerberus' CloudTrail watch.
+GUARDIAN_STEP_NAMES: Final = ("approval", "watch")
+ALL_STEP_NAMES: Final = STEP_NAMES + OPTIMIZATION_STEP_NAMES + GUARDIAN_STEP_NAMES
 
 # cdk-nag's AwsSolutions-L1 wants the newest Python runtime this construct library knows (3.14 in aws-cdk-lib
 # 2.275); the Powertools layer name must carry the same runtime tag.

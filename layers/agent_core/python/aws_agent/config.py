@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -48,3 +48,5 @@ class AgentConfig(BaseModel):
     default_ec2_instance_type: str = "t3.micro"
     max_ec2_instances_per_task: Annotated[int, Field(ge=1, le=20)] = 1
     optimization: OptimizationConfig = Field(default_factory=OptimizationConfig)
+    # Overrides of the guardians' policy file (aws_agent/data/policies.json), merged key by key; see guardians.policy.
+    policies: dict[str, Any] = Field(default_factory=dict)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from .guardian_events import GUARDIAN_SCHEMAS
 from .model import AccountId, AwsResourceType, AwsTaskType, HistoricalAgent, Region, TaskId, TaskStatus, utc_now
 
 CONTRACT_VERSION: Literal["1"] = "1"
@@ -131,3 +132,4 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "AwsTaskFailed": TaskOutcome,
     "CostReportReady": CostReportSummary,
 }
+SCHEMAS.update(GUARDIAN_SCHEMAS)

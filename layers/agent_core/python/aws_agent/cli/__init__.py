@@ -129,9 +129,13 @@ def agents(
 ) -> None:
     """List service agents (autonomy, decision maker, daily cost, health) of a deployed agent."""
     from .target import Deployment
+    from ..guardians.autonomy import TARGET_AVERAGE, average_autonomy
+    from .approvals import autonomy_line
     from .views import agents_table
 
-    console.print(agents_table(Deployment.from_stack(stack_name).resources.list_agents(decision_maker=decision_maker)))
+    listed = Deployment.from_stack(stack_name).resources.list_agents(decision_maker=decision_maker)
+    console.print(agents_table(listed))
+    console.print(autonomy_line(*average_autonomy(listed), TARGET_AVERAGE))
 
 
 def render_schemas() -> dict[str, str]:
@@ -243,3 +247,9 @@ def cost_report(
 from .redrive import redrive_command  # noqa: E402  (a light module: boto3 loads when the command runs)
 
 app.command("redrive")(redrive_command)
+
+from .approvals import approve_command, autonomy_command, reject_command  # noqa: E402
+
+app.command("approve")(approve_command)
+app.command("reject")(reject_command)
+app.command("autonomy")(autonomy_command)

@@ -22,10 +22,11 @@ PIPELINE_TASK_TYPES = frozenset(
         AwsTaskType.DELETE_RESOURCE,
         AwsTaskType.DISCOVER_RESOURCES,
         AwsTaskType.OPTIMIZE_COSTS,
+        AwsTaskType.SECURITY_AUDIT,
     }
 )
 # Task types that sweep accounts rather than act on one resource: no provider, the resource type is optional.
-SWEEP_TASK_TYPES = frozenset({AwsTaskType.OPTIMIZE_COSTS})
+SWEEP_TASK_TYPES = frozenset({AwsTaskType.OPTIMIZE_COSTS, AwsTaskType.SECURITY_AUDIT})
 
 
 def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:

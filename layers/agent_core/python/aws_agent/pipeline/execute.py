@@ -84,6 +84,10 @@ def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     task = AwsTask.model_validate(payload["task"])
     if task.task_type is AwsTaskType.OPTIMIZE_COSTS:
         return start_optimization(rt, task)
+    if task.task_type is AwsTaskType.SECURITY_AUDIT:
+        from ..guardians.audit import security_audit  # Cerberus' read-only checks over the task's account x region
+
+        return security_audit(rt, task)
     provider = provider_for(task.resource_type)
     ctx = context(rt, task)
     operation = task.task_type
