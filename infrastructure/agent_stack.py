@@ -57,7 +57,9 @@ class AgentStack(Stack):
             lambda_execution_role_name=parsed_config.lambda_execution_role_name,
         )
         self.pipeline = AgentPipeline(self, "Pipeline", functions=self.functions.by_step)
-        self.guardians = AgentGuardians(self, "Guardians", functions=self.functions, state=self.state, messaging=self.messaging)
+        self.guardians = AgentGuardians(
+            self, "Guardians", functions=self.functions, state=self.state, messaging=self.messaging
+        )
 
         self.optimization = OptimizationWorkflow(
             self,

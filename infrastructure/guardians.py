@@ -80,7 +80,9 @@ class AgentGuardians(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
         )
-        acknowledge(self.dead_letters, {"AwsSolutions-SQS3": "This queue is itself the watch rule's dead-letter queue."})
+        acknowledge(
+            self.dead_letters, {"AwsSolutions-SQS3": "This queue is itself the watch rule's dead-letter queue."}
+        )
         self.rule = events.Rule(
             self,
             "CreationWatch",
@@ -98,7 +100,9 @@ class AgentGuardians(Construct):
             "SecurityAuditRead",
             statements=[
                 iam.PolicyStatement(sid="AuditDescribe", actions=AUDIT_ACTIONS, resources=["*"]),
-                iam.PolicyStatement(sid="AuditBuckets", actions=AUDIT_BUCKET_ACTIONS, resources=[f"arn:{Aws.PARTITION}:s3:::*"]),
+                iam.PolicyStatement(
+                    sid="AuditBuckets", actions=AUDIT_BUCKET_ACTIONS, resources=[f"arn:{Aws.PARTITION}:s3:::*"]
+                ),
             ],
             roles=[functions["execute"].role],  # type: ignore[list-item]
         )
@@ -108,7 +112,9 @@ class AgentGuardians(Construct):
                 wildcard("*"): "SecurityAudit's Describe/List/Get calls (EC2 security groups and volumes, RDS "
                 "instances, CloudTrail trails, GuardDuty detectors) support no resource-level permissions; "
                 "all are read-only.",
-                wildcard("arn:<AWS::Partition>:s3:::*"): "SecurityAudit reads the ACL, policy and location of every bucket it "
+                wildcard(
+                    "arn:<AWS::Partition>:s3:::*"
+                ): "SecurityAudit reads the ACL, policy and location of every bucket it "
                 "audits (read-only); the audited buckets are not known at deploy time.",
             },
         )

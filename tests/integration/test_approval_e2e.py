@@ -14,7 +14,11 @@ from typer.testing import CliRunner
 pytestmark = pytest.mark.e2e
 
 # m5.4xlarge costs about $18.4/day: above Michael's default approval threshold ($10/day), within the budget.
-EXPENSIVE = {"task_type": "CreateResource", "resource_type": "Ec2Instance", "parameters": {"instance_type": "m5.4xlarge"}}
+EXPENSIVE = {
+    "task_type": "CreateResource",
+    "resource_type": "Ec2Instance",
+    "parameters": {"instance_type": "m5.4xlarge"},
+}
 
 
 def _record(task_id: str) -> dict[str, Any]:
@@ -79,9 +83,12 @@ def test_approve_continues_to_execute_and_completes(local_agent: Any, seen: list
     assert record["status"] == "InProgress"
     assert record["guard"]["decision"] == "needs-approval"
     assert any("Michael" in reason for reason in record["guard"]["reasons"])
-    assert local_agent.session().client("ec2").describe_instances(
-        Filters=[{"Name": "tag:MiyabiTask", "Values": [task_id]}]
-    )["Reservations"] == []  # nothing created while waiting
+    assert (
+        local_agent.session()
+        .client("ec2")
+        .describe_instances(Filters=[{"Name": "tag:MiyabiTask", "Values": [task_id]}])["Reservations"]
+        == []
+    )  # nothing created while waiting
 
     requested = [e for e in _events(local_agent, seen, task_id) if e["detail-type"] == "ApprovalRequested"]
     assert len(requested) == 1

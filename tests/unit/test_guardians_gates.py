@@ -157,7 +157,9 @@ def test_buddha_limits_sizes_in_development() -> None:
     decision = buddha.check(big)
     assert decision.decision is Verdict.DENY and "Development" in decision.reasons[0]
     # The same size is fine in Production (no size limit there), and a DB class is limited too.
-    assert buddha.check(ctx(T.EC2_INSTANCE, {"instance_type": "m5.4xlarge"}, account_id=APOLLO)).decision is Verdict.ALLOW
+    assert (
+        buddha.check(ctx(T.EC2_INSTANCE, {"instance_type": "m5.4xlarge"}, account_id=APOLLO)).decision is Verdict.ALLOW
+    )
     db = ctx(T.RDS_INSTANCE, {"db_instance_class": "db.m5.xlarge", "multi_az": True}, account_id=ATHENA)
     assert buddha.check(db).decision is Verdict.DENY
 
@@ -181,7 +183,9 @@ def test_buddha_spreads_production_across_azs() -> None:
         (T.LAMBDA_FUNCTION, AwsTaskType.DELETE_RESOURCE, Verdict.ALLOW),
     ],
 )
-def test_autonomy_against_operation_risk(resource_type: AwsResourceType, task_type: AwsTaskType, verdict: Verdict) -> None:
+def test_autonomy_against_operation_risk(
+    resource_type: AwsResourceType, task_type: AwsTaskType, verdict: Verdict
+) -> None:
     assert autonomy.check(ctx(resource_type, {}, task_type=task_type)).decision is verdict
 
 

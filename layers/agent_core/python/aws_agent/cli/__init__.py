@@ -128,9 +128,9 @@ def agents(
     stack_name: StackOption = "AwsAgent",
 ) -> None:
     """List service agents (autonomy, decision maker, daily cost, health) of a deployed agent."""
-    from .target import Deployment
     from ..guardians.autonomy import TARGET_AVERAGE, average_autonomy
     from .approvals import autonomy_line
+    from .target import Deployment
     from .views import agents_table
 
     listed = Deployment.from_stack(stack_name).resources.list_agents(decision_maker=decision_maker)

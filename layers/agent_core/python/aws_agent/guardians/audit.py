@@ -14,8 +14,18 @@ from ..aws import error_code, translate
 from .cerberus import open_admin_port_reasons, policy_is_public
 from .policy import CerberusPolicy
 
-CHECKS = ("public-bucket", "open-security-group", "unencrypted-volume", "unencrypted-database", "cloudtrail", "guardduty")
-_PUBLIC_GROUPS = ("http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")
+CHECKS = (
+    "public-bucket",
+    "open-security-group",
+    "unencrypted-volume",
+    "unencrypted-database",
+    "cloudtrail",
+    "guardduty",
+)
+_PUBLIC_GROUPS = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
 MAX_FINDINGS_IN_RESULT = 200  # the task's result travels in Step Functions state (256 KiB)
 ClientFor = Callable[[str], Any]
 

@@ -57,7 +57,9 @@ def quota_reasons(ctx: GuardContext) -> list[str]:
     quota = ctx.policies.buddha.quota_for(task.resource_type)
     count = sum(1 for r in ctx.account_resources if r.get("resource_type") == task.resource_type.value)
     if count + 1 > quota:
-        return [f"quota: account {task.account_id} already has {count} managed {task.resource_type.value} (max {quota})"]
+        return [
+            f"quota: account {task.account_id} already has {count} managed {task.resource_type.value} (max {quota})"
+        ]
     return []
 
 

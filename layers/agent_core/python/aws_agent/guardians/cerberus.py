@@ -111,7 +111,9 @@ def _port_range(rule: dict[str, Any]) -> tuple[int, int]:
 
 def unencrypted_reasons(params: dict[str, Any], resource_type: AwsResourceType | None) -> list[str]:
     what = resource_type.value if resource_type else "storage"
-    reasons = [f"{what} must be encrypted ({key}={params[key]!r})" for key in ENCRYPTION_KEYS if is_off(params.get(key))]
+    reasons = [
+        f"{what} must be encrypted ({key}={params[key]!r})" for key in ENCRYPTION_KEYS if is_off(params.get(key))
+    ]
     for device in params.get("block_device_mappings") or params.get("volumes") or []:
         ebs = device.get("ebs", device.get("Ebs", device)) if isinstance(device, dict) else {}
         if isinstance(ebs, dict) and is_off(ebs.get("encrypted", ebs.get("Encrypted"))):

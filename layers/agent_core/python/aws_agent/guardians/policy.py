@@ -82,7 +82,9 @@ class MichaelPolicy(_Policy):
     required_tags: list[str] = Field(default_factory=list)
     # USD per day per account (name or id), "default" for the others; the account's managed resources' estimated
     # cost plus the new one must stay within it.
-    daily_budget_usd: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(default_factory=lambda: {"default": 100})
+    daily_budget_usd: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(
+        default_factory=lambda: {"default": Decimal(100)}
+    )
     # An action adding at least this much per day needs a human's approval.
     approval_daily_cost_usd: Annotated[Decimal, Field(ge=0)] = Decimal(10)
     # Cost-sweep findings that remove something (idle resources): a human reviews their necessity first.

@@ -159,4 +159,4 @@ def _patch_send_task_failure() -> None:
         )
         return EmptyResult()
 
-    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign,assignment]
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
