@@ -150,3 +150,14 @@ def test_within_autonomy_and_cost_no_approval_is_asked(local_agent: Any, seen: l
     record = _record(task_id)
     assert record["guard"]["decision"] == "allow" and "approval" not in record
     assert {g["guardian"] for g in record["guard"]["guardians"]} == {"Cerberus", "Michael", "Buddha", "Autonomy"}
+
+
+def test_average_autonomy_is_reported_from_the_service_agents(local_agent: Any) -> None:
+    from aws_agent.guardians.autonomy import average_autonomy
+    from aws_agent.pipeline.runtime import runtime
+
+    average, count = average_autonomy(runtime().resources.list_agents())
+    assert count >= 1  # the approved instance (and the bucket) registered above
+    output = _cli("autonomy").output
+    assert f"average autonomy {average:.2f}/10 over {count} service agents" in output
+    assert "target of 7/10" in _cli("agents").output

@@ -111,3 +111,12 @@ def test_approval_requested_schema_is_committed() -> None:
 
     schema = json.loads((SCHEMA_DIR / "ApprovalRequested.v1.json").read_text())
     assert {"task_id", "reasons", "estimated_daily_cost", "timeout_seconds"} <= set(schema["required"])
+
+
+def test_a_broken_approval_request_is_a_failure_of_the_approval_step(rt: Runtime) -> None:
+    rt.tasks.create_pending("t-3", source="event")
+    decision = guard.guard(rt, {"task": _task(**EXPENSIVE)})
+    error = {"Error": "AccessDenied", "Cause": json.dumps({"errorMessage": "no events:PutEvents"})}
+    finish.fail(rt, {"task_id": "t-3", "task": _task(**EXPENSIVE), "guard": decision, "error": error})
+    record = rt.tasks.get("t-3")
+    assert record is not None and record["status"] == "Failed" and record["error_state"] == "Approval"

@@ -167,6 +167,8 @@ def fail(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
     failed_state = next((step for key, step in _STEP_RESULTS if key not in state), "Complete")
     status = TaskStatus.FAILED
     code = code_for(name)
+    if failed_state == "Execute" and "approval" not in state and (state.get("guard") or {}).get("approval"):
+        failed_state = "Approval"  # RequestApproval itself failed (not a rejection): still a failure
     if state.get("cancelled"):  # the approval wait ended without a yes: Cancelled, not Failed
         status, failed_state = TaskStatus.CANCELLED, "Approval"
         code, message = _cancellation(name, message, state)
