@@ -86,3 +86,31 @@ def test_a_finding_is_recorded_once_and_announced() -> None:
     assert len(stored) == 1 and stored[0]["resource_ids"]["L"][0]["S"] == "shadow-it"
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["detail-type"] for m in messages] == ["ResourceFlagged"]
+
+
+@pytest.mark.usefixtures("mocked_aws")
+def test_a_failed_announcement_is_made_on_redelivery() -> None:
+    from botocore.exceptions import ClientError
+
+    ddb, events = boto3.client("dynamodb", region_name="us-east-1"), boto3.client("events", region_name="us-east-1")
+    ddb.create_table(TableName="findings", KeySchema=[{"AttributeName": "finding_id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "finding_id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")  # fmt: skip
+    events.create_event_bus(Name="bus")
+
+    class Flaky:
+        calls = 0
+
+        def put_events(self, **kwargs: Any) -> Any:
+            self.calls += 1
+            if self.calls == 1:
+                raise ClientError({"Error": {"Code": "InternalException", "Message": "x"}}, "PutEvents")
+            return events.put_events(**kwargs)
+
+    flaky = Flaky()
+    flag = inspect(_event("CreateBucket", "s3", {"bucketName": "shadow-it"}), POLICY)
+    assert flag is not None
+    with pytest.raises(Exception, match="announce finding"):
+        record(ddb, "findings", flaky, "bus", flag)
+    assert record(ddb, "findings", flaky, "bus", flag) is True  # the rule's retry announces it
+    assert record(ddb, "findings", flaky, "bus", flag) is False and flaky.calls == 2

@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..aws import error_code, translate
+from ..errors import TransientAwsError
 from ..events import AGENT_SOURCE
 from ..guardian_events import RESOURCE_FLAGGED, ResourceFlag
 from ..registry import to_item
@@ -129,19 +130,27 @@ def inspect(event: dict[str, Any], policy: CerberusPolicy) -> ResourceFlag | Non
 
 
 def record(dynamodb: Any, table: str, events: Any, bus: str, flag: ResourceFlag) -> bool:
-    """Store the finding once (a redelivered CloudTrail event is not flagged twice) and emit ResourceFlagged."""
-    item = {**flag.model_dump(mode="json", exclude_none=True)}
+    """Store the finding, then emit ResourceFlagged once: a redelivered CloudTrail event is not announced twice,
+    and one whose first announcement failed (the rule retries it) is announced on redelivery."""
+    key = to_item({"finding_id": flag.finding_id})
+    item = {**flag.model_dump(mode="json", exclude_none=True), "announced": False}
     try:
         dynamodb.put_item(TableName=table, Item=to_item(item), ConditionExpression="attribute_not_exists(finding_id)")
     except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise translate(exc, f"record finding {flag.finding_id}") from exc
+        stored = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {})
+        if stored.get("announced", {}).get("BOOL", True):
             return False
-        raise translate(exc, f"record finding {flag.finding_id}") from exc
     try:
-        events.put_events(
+        response = events.put_events(
             Entries=[{"Source": AGENT_SOURCE, "DetailType": RESOURCE_FLAGGED,
                       "Detail": flag.model_dump_json(exclude_none=True), "EventBusName": bus}]
         )  # fmt: skip
     except ClientError as exc:
         raise translate(exc, f"announce finding {flag.finding_id}") from exc
+    if response.get("FailedEntryCount"):
+        raise TransientAwsError(f"put_events failed: {response['Entries'][0].get('ErrorCode')}")
+    dynamodb.update_item(TableName=table, Key=key, UpdateExpression="SET announced = :t",
+                         ExpressionAttributeValues={":t": {"BOOL": True}})  # fmt: skip
     return True
