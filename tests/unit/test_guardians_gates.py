@@ -63,13 +63,18 @@ def test_cerberus_denies_public_or_unencrypted_buckets(params: dict[str, Any], r
         ({"port": 22, "cidr": "0.0.0.0/0"}, True),
         ({"from_port": 3300, "to_port": 3400, "cidr_ipv6": "::/0"}, True),  # covers 3306 and 3389
         ({"protocol": "-1", "cidrs": ["0.0.0.0/0"]}, True),  # every port
-        ({"port": 443, "cidr": "0.0.0.0/0"}, False),  # not administrative
+        ({"port": 443, "cidr": "0.0.0.0/0"}, False),  # a public web port
         ({"port": 22, "cidr": "10.0.0.0/8"}, False),  # not open to the world
     ],
 )
 def test_cerberus_security_group_rules(rule: dict[str, Any], denied: bool) -> None:
     decision = cerberus.check(ctx(T.VPC_NETWORK, {"ingress": [rule]}))
-    assert (decision.decision is Verdict.DENY) is denied
+    assert decision.decision is (Verdict.DENY if denied else Verdict.ALLOW)
+
+
+def test_cerberus_asks_a_human_about_other_world_open_ports() -> None:
+    decision = cerberus.check(ctx(T.VPC_NETWORK, {"ingress": [{"port": 8080, "cidr": "0.0.0.0/0"}]}))
+    assert decision.decision is Verdict.NEEDS_APPROVAL and "8080" in decision.reasons[0]
 
 
 @pytest.mark.parametrize(
@@ -88,7 +93,7 @@ def test_cerberus_denies_unencrypted_storage(resource_type: AwsResourceType, par
 
 def test_cerberus_admin_ports_are_configuration() -> None:
     rule = {"ingress": [{"port": 8443, "cidr": "0.0.0.0/0"}]}
-    assert cerberus.check(ctx(T.VPC_NETWORK, rule)).decision is Verdict.ALLOW
+    assert cerberus.check(ctx(T.VPC_NETWORK, rule)).decision is Verdict.NEEDS_APPROVAL
     custom = ctx(T.VPC_NETWORK, rule, policies={"cerberus": {"admin_ports": [8443]}})
     assert cerberus.check(custom).decision is Verdict.DENY
 
@@ -169,6 +174,8 @@ def test_buddha_spreads_production_across_azs() -> None:
     assert buddha.check(ctx(T.VPC_NETWORK, {"az_count": 2}, account_id=APOLLO)).decision is Verdict.ALLOW
     asg = ctx(T.AUTO_SCALING_GROUP, {"subnets": ["subnet-a"]}, account_id=APOLLO)
     assert buddha.check(asg).decision is Verdict.DENY
+    single_az_db = ctx(T.RDS_INSTANCE, {"multi_az": False}, account_id=APOLLO)
+    assert buddha.check(single_az_db).decision is Verdict.NEEDS_APPROVAL
     assert buddha.check(ctx(T.VPC_NETWORK, {"az_count": 1}, account_id=ATHENA)).decision is Verdict.ALLOW  # dev
 
 

@@ -80,20 +80,26 @@ def az_count(resource_type: AwsResourceType, params: dict[str, Any]) -> int | No
     return None
 
 
-def spread_reasons(ctx: GuardContext) -> list[str]:
+def spread_reasons(ctx: GuardContext) -> tuple[list[str], list[str]]:
+    """(denials, approvals): networks and groups in one AZ are denied; a single-AZ database waits for a human
+    (Multi-AZ doubles its price, and a standby is a judgement call)."""
     task = ctx.task
     policy = ctx.policies.buddha
     if task.task_type is not AwsTaskType.CREATE_RESOURCE or task.resource_type is None:
-        return []
+        return [], []
     if ctx.role not in policy.az_spread_roles:
-        return []
+        return [], []
     zones = az_count(task.resource_type, ctx.params)
-    if zones is not None and zones < policy.min_azs:
-        return [f"a {ctx.role} {task.resource_type.value} must span at least {policy.min_azs} AZs (asked {zones})"]
-    return []
+    if zones is None or zones >= policy.min_azs:
+        return [], []
+    reason = f"a {ctx.role} {task.resource_type.value} should span at least {policy.min_azs} AZs (asked {zones})"
+    if task.resource_type in (AwsResourceType.RDS_INSTANCE, AwsResourceType.AURORA_CLUSTER):
+        return [], [reason]
+    return [reason], []
 
 
 def check(ctx: GuardContext) -> GuardianDecision:
     if ctx.task.task_type not in (AwsTaskType.CREATE_RESOURCE, AwsTaskType.UPDATE_RESOURCE):
         return GuardianDecision.of(GUARDIAN, [])
-    return GuardianDecision.of(GUARDIAN, quota_reasons(ctx) + size_reasons(ctx) + spread_reasons(ctx))
+    spread_denials, spread_approvals = spread_reasons(ctx)
+    return GuardianDecision.of(GUARDIAN, quota_reasons(ctx) + size_reasons(ctx) + spread_denials, spread_approvals)

@@ -67,6 +67,20 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def open_port_approvals(rules: Iterable[Any], policy: CerberusPolicy) -> list[str]:
+    """World-open ingress on a port that is neither administrative (denied) nor public web (fine): ask a human."""
+    reasons = []
+    for rule in rules:
+        if not isinstance(rule, dict) or not _cidrs(rule) & set(policy.open_cidrs):
+            continue
+        low, high = _port_range(rule)
+        if any(low <= port <= high for port in policy.admin_ports):
+            continue  # denied by open_admin_port_reasons
+        if not (low == high and low in policy.public_ports):
+            reasons.append(f"ingress from the world on port(s) {low}-{high}: not a public web port")
+    return reasons
+
+
 def open_admin_port_reasons(rules: Iterable[Any], policy: CerberusPolicy) -> list[str]:
     """Rules that open an administrative port (or all ports) to 0.0.0.0/0 or ::/0."""
     reasons = []
@@ -122,19 +136,21 @@ def unencrypted_reasons(params: dict[str, Any], resource_type: AwsResourceType |
 
 
 def check(ctx: GuardContext) -> GuardianDecision:
-    """Cerberus on a create or update: the parameters asked for must not weaken security."""
+    """Cerberus on a create or update: deny what weakens security; world-open non-web ports need a human."""
     task = ctx.task
     if task.task_type not in (AwsTaskType.CREATE_RESOURCE, AwsTaskType.UPDATE_RESOURCE):
         return GuardianDecision.of(GUARDIAN, [])
     policy = ctx.policies.cerberus
     params = ctx.params
     denials: list[str] = []
+    approvals: list[str] = []
     if task.resource_type is AwsResourceType.S3_BUCKET:
         denials += public_bucket_reasons(params, policy)
     for key in RULE_KEYS:
         rules = params.get(key)
         if isinstance(rules, list):
             denials += open_admin_port_reasons(rules, policy)
+            approvals += open_port_approvals(rules, policy)
     if policy.require_encryption:
         denials += unencrypted_reasons(params, task.resource_type)
-    return GuardianDecision.of(GUARDIAN, denials)
+    return GuardianDecision.of(GUARDIAN, denials, approvals)

@@ -74,6 +74,8 @@ class ApprovalPolicy(_Policy):
 class CerberusPolicy(_Policy):
     admin_ports: list[Annotated[int, Field(ge=0, le=65535)]]
     open_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0", "::/0"])
+    # Ports any client may reach (world-open is fine); other non-administrative world-open ports need approval.
+    public_ports: list[Annotated[int, Field(ge=0, le=65535)]] = Field(default_factory=lambda: [80, 443])
     require_encryption: bool = True
     public_acls: list[str] = Field(default_factory=lambda: ["public-read", "public-read-write", "authenticated-read"])
 
