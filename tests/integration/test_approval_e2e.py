@@ -106,7 +106,10 @@ def test_approve_continues_to_execute_and_completes(local_agent: Any, seen: list
     results = [e for e in _events(local_agent, seen, task_id) if e["detail-type"].startswith("AwsTask")]
     assert [e["detail-type"] for e in results] == ["AwsTaskCompleted"]
     # A second decision is refused: the task no longer waits.
-    assert CliRunner().invoke(__import__("aws_agent.cli", fromlist=["app"]).app, ["reject", task_id]).exit_code == 1
+    from aws_agent.cli import app
+
+    refused = CliRunner().invoke(app, ["reject", task_id])
+    assert refused.exit_code == 1 and "not waiting for approval" in refused.output
 
 
 def test_reject_ends_cancelled_with_the_reason_and_one_event(local_agent: Any, seen: list) -> None:
