@@ -96,7 +96,7 @@ def test_analyze_records_structured_task_in_progress(rt: Runtime) -> None:
         ({"raw": "{", "problem": "message body is not JSON"}, InvalidTaskEvent, "not JSON"),
         ({"source": "evil", "detail-type": "AwsTaskRequested", "detail": {}}, InvalidTaskEvent, "expected source"),
         (_event({"task_id": "t-2"}), InvalidTaskEvent, "exactly one of 'task' or 'issue'"),
-        (_event({"task_id": "t-2", "task": {"task_type": "SecurityAudit"}}), UnsupportedOperation, "SecurityAudit"),
+        (_event({"task_id": "t-2", "task": {"task_type": "HealthCheck"}}), UnsupportedOperation, "HealthCheck"),
         (
             _event({"task_id": "t-2", "task": {"task_type": "CreateResource", "account_name": "Hermes"}}),
             TaskAnalysisError,

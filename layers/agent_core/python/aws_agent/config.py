@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -117,3 +117,5 @@ class AgentConfig(BaseModel):
     bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     multi_account: MultiAccountConfig = Field(default_factory=MultiAccountConfig)
+    # Overrides of the guardians' policy file (aws_agent/data/policies.json), merged key by key; see guardians.policy.
+    policies: dict[str, Any] = Field(default_factory=dict)
