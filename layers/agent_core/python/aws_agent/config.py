@@ -84,6 +84,8 @@ class MultiAccountConfig(BaseModel):
     discovery_concurrency: Annotated[int, Field(ge=1, le=1000)] = 20
     # Memory bound of one discovery worker: resources recorded per account x region at most.
     discovery_max_resources_per_target: Annotated[int, Field(ge=1, le=100_000)] = 5000
+    # The types the scheduled discovery lists (each is one or more describes per account x region); None: all.
+    discovery_resource_types: list[AwsResourceType] | None = None
     # Cost Explorer results are cached this long (every page costs $0.01).
     billing_cache_hours: Annotated[int, Field(ge=1, le=744)] = 12
     # Monthly budget per managed account, in USD, and the percentages that notify.

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import traceback
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ class Emulator:
         # The state-machine interpreter calls Lambda through moto's server on this port.
         os.environ["MOTO_PORT"] = str(port)
         self.endpoint = f"http://{host}:{port}"
+        # moto's backends are process-wide: a new embedded AWS starts empty, whatever an earlier one left behind.
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=30)
         return self.endpoint
 
     def stop(self) -> None:
