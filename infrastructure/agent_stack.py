@@ -11,6 +11,7 @@ from constructs import Construct
 
 from .bedrock import grant_bedrock_analyzer
 from .functions import AgentFunctions, timeout_of
+from .guardians import AgentGuardians
 from .health import HealthMonitoring
 from .messaging import AgentMessaging
 from .nag import acknowledge, executions_of, wildcard
@@ -66,6 +67,9 @@ class AgentStack(Stack):
         LongRunningProviderPolicy(self, "LongRunningProviders", functions=[self.functions[s] for s in RESOURCE_STEPS])
         NetProviderPolicies(self, "NetProviders", functions=self.functions, state=self.state)
         self.pipeline = AgentPipeline(self, "Pipeline", functions=self.functions.by_step)
+        self.guardians = AgentGuardians(
+            self, "Guardians", functions=self.functions, state=self.state, messaging=self.messaging
+        )
 
         self.optimization = OptimizationWorkflow(
             self,

@@ -23,6 +23,17 @@ TRANSIENT_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 FAILURE_ERROR = "AwsTaskFailed"
+CANCELLED_ERROR = "AwsTaskCancelled"
+APPROVAL_REJECTED = "ApprovalRejected"  # aws_agent.approvals.REJECTED_ERROR: what `aws-agent reject` sends
+
+
+def max_approval_seconds(scope: Construct) -> int:
+    """The approval timeout of this deployment's policies (validated at synth: a bad policy fails the synth)."""
+    from aws_agent.guardians.policy import load_policies
+
+    from .settings import agent_config
+
+    return load_policies(agent_config(scope)[1]).approvals.timeout_seconds
 
 
 def _payload(*fields: str) -> sfn.TaskInput | None:
@@ -76,7 +87,8 @@ class AgentPipeline(Construct):
             wait.next(check_status).next(resource_ready),
         ).otherwise(next_step)
 
-        definition = analyze.next(guard).next(execute).next(resource_ready)
+        execute.next(resource_ready)
+        definition = analyze.next(guard).next(self._approval_gate(execute))
         self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
         self.state_machine = sfn.StateMachine(
             self,
@@ -84,8 +96,9 @@ class AgentPipeline(Construct):
             comment="AWS Agent task pipeline",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             state_machine_type=sfn.StateMachineType.STANDARD,
-            # Above the longest provider deadline (Aurora: 90 min of status checks) plus the steps around it.
-            timeout=Duration.hours(3),
+            # Above the longest provider deadline (Aurora: 90 min of status checks) plus the steps around it, plus the
+            # longest a task may wait for a human's approval.
+            timeout=Duration.seconds(3 * 3600 + max_approval_seconds(scope)),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self.log_group,
@@ -96,6 +109,54 @@ class AgentPipeline(Construct):
             ),
         )
         self._acknowledge_role()
+
+    def _approval_gate(self, execute: sfn.IChainable) -> sfn.Choice:
+        """Guard said needs-approval → wait for a human with a task token; yes → Execute, no or no answer → Cancelled.
+
+        The RequestApproval function stores the token on the task record and emits ApprovalRequested; `aws-agent
+        approve|reject` sends SendTaskSuccess / SendTaskFailure(ApprovalRejected). The wait is bounded by the
+        Guard's `approval.timeout_seconds` (policies: approvals.timeout_seconds), read at run time.
+        """
+        self._invoked.add("approval")
+        request = tasks.LambdaInvoke(
+            self,
+            "RequestApproval",
+            lambda_function=self._functions["approval"],
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "task": sfn.JsonPath.object_at("$.task"),
+                    "guard": sfn.JsonPath.object_at("$.guard"),
+                    "event": sfn.JsonPath.object_at("$.event"),
+                    "token": sfn.JsonPath.task_token,
+                }
+            ),
+            task_timeout=sfn.Timeout.at("$.guard.approval.timeout_seconds"),
+            retry_on_service_exceptions=False,
+            result_path="$.approval",
+        )
+        request.add_retry(
+            errors=TRANSIENT_ERRORS,
+            interval=Duration.seconds(2),
+            max_attempts=4,
+            backoff_rate=2,
+            max_delay=Duration.seconds(30),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        # Rejected or timed out: the task ends Cancelled (RecordFailure sees `cancelled` and records it so).
+        cancelled = (
+            sfn.Pass(self, "MarkCancelled", result=sfn.Result.from_boolean(True), result_path="$.cancelled")
+            .next(self._invoke("RecordCancellation", "fail", _payload(), "$.failure"))
+            .next(sfn.Fail(self, "TaskCancelled", error=CANCELLED_ERROR, cause="No approval: see the task record"))
+        )
+        request.add_catch(cancelled, errors=[APPROVAL_REJECTED, sfn.Errors.TIMEOUT], result_path="$.error")
+        request.add_catch(self._on_failure, errors=[sfn.Errors.ALL], result_path="$.error")
+        request.next(execute)
+        return (
+            sfn.Choice(self, "NeedsApproval?")
+            .when(_equals("$.guard.decision", "needs-approval"), request)
+            .otherwise(execute)
+        )
 
     def _invoke(
         self, state_name: str, step: str, payload: sfn.TaskInput | None, result_path: str

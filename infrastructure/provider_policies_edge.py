@@ -172,7 +172,7 @@ class EdgeProviderPolicies(Construct):
             # replication CloudFront performs when a managed function version is associated.
             iam.PolicyStatement(
                 sid="EdgePublishManagedOnly",
-                actions=["lambda:PublishVersion", "lambda:EnableReplication*"],
+                actions=["lambda:PublishVersion", "lambda:EnableReplication", "lambda:DisableReplication"],
                 resources=[edge_functions, edge_versions],
                 conditions=_tagged(),
             ),
@@ -232,8 +232,6 @@ class EdgeProviderPolicies(Construct):
             wildcard(_nag(edge_versions)): "Versions of those functions (numbers assigned by Lambda).",
             wildcard(_nag(f"{own}:iam::{account}:role/aws-service-role/*")): "Only the Lambda@Edge replicator, "
             "CloudFront logger and ECS service-linked roles (iam:AWSServiceName condition).",
-            "AwsSolutions-IAM5[Action::lambda:EnableReplication*]": "CloudFront needs EnableReplication and "
-            "EnableReplication (the documented wildcard) to associate a managed function version.",
         }
         for resource in (*apis, *api_items):
             reasons[wildcard(_nag(resource))] = (

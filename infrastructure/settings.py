@@ -27,7 +27,11 @@ OPTIMIZATION_STEP_NAMES: Final = ("optimize_plan", "optimize_target", "optimize_
 HEALTH_STEP_NAMES: Final = ("health", "health_sweep")
 # The org-wide discovery workflow's steps (issue 4).
 DISCOVERY_STEP_NAMES: Final = ("discover_plan", "discover_target")
-ALL_STEP_NAMES: Final = STEP_NAMES + OPTIMIZATION_STEP_NAMES + HEALTH_STEP_NAMES + DISCOVERY_STEP_NAMES
+# The guardians' functions: the approval wait's RequestApproval and Cerberus' CloudTrail watch.
+GUARDIAN_STEP_NAMES: Final = ("approval", "watch")
+ALL_STEP_NAMES: Final = (
+    STEP_NAMES + OPTIMIZATION_STEP_NAMES + HEALTH_STEP_NAMES + DISCOVERY_STEP_NAMES + GUARDIAN_STEP_NAMES
+)
 
 # cdk-nag's AwsSolutions-L1 wants the newest Python runtime this construct library knows (3.14 in aws-cdk-lib
 # 2.275); the Powertools layer name must carry the same runtime tag.

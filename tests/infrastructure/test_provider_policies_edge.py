@@ -80,7 +80,8 @@ def test_no_statement_allows_every_action(synth: Synthesized) -> None:
         "cloudfront:UpdateDistribution",
         "cloudfront:DeleteDistribution",
         "lambda:PublishVersion",
-        "lambda:EnableReplication*",
+        "lambda:EnableReplication",
+        "lambda:DisableReplication",
     ],
 )
 def test_mutations_need_the_managed_resource_tag(synth: Synthesized, action: str) -> None:

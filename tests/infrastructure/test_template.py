@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # the fixture's type, from this directory's conftest (only fo
 STEPS = (
     "intake", "analyze", "guard", "execute", "status", "tag", "register", "complete", "fail",
     "optimize_plan", "optimize_target", "optimize_report", "discover_plan", "discover_target",
-    "health", "health_sweep",
+    "health", "health_sweep", "approval", "watch",
 )  # fmt: skip
 TRANSIENT_ERRORS = [
     "TransientAwsError",
@@ -122,14 +122,15 @@ def test_table_keys_index_and_protection(
 
 
 def test_exactly_four_tables(synth: Synthesized) -> None:
-    synth.template.resource_count_is("AWS::DynamoDB::Table", 4)
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 5)  # + the guardians' Findings table
 
 
 # --- messaging ---------------------------------------------------------------------------------------------------
 
 
 def _queues(synth: Synthesized) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
-    queues = synth.of_type("AWS::SQS::Queue")
+    # The messaging construct's two queues (the guardians' watch has its own dead-letter queue).
+    queues = {k: q for k, q in synth.of_type("AWS::SQS::Queue").items() if k.startswith("Messaging")}
     ((task_id, task),) = [(k, q) for k, q in queues.items() if "RedrivePolicy" in q["Properties"]]
     ((dlq_id, dlq),) = [(k, q) for k, q in queues.items() if k != task_id]
     return task_id, task, dlq_id, dlq
@@ -172,9 +173,12 @@ def test_rule_on_the_agent_bus_sends_task_requests_to_the_queue(synth: Synthesiz
     task_id, _, _, _ = _queues(synth)
     ((bus_id, bus),) = synth.of_type("AWS::Events::EventBus").items()
     assert bus["Properties"]["Name"] == "aws-agent"
-    patterns = [r for r in synth.of_type("AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
     # (the alarm-state rules of health monitoring are tested in test_health_template.py)
-    (rule,) = [r for r in patterns if r["Properties"]["EventPattern"]["source"] != ["aws.cloudwatch"]]
+    (rule,) = [
+        r
+        for r in synth.of_type("AWS::Events::Rule").values()
+        if "EventBusName" in r["Properties"] and r["Properties"]["EventPattern"]["source"] != ["aws.cloudwatch"]
+    ]
     assert rule["Properties"]["EventBusName"] == {"Ref": bus_id}
     assert rule["Properties"]["EventPattern"] == {
         "source": ["miyabi.orchestrator"],
@@ -264,7 +268,7 @@ def test_state_machine_is_standard_traced_logged_and_bounded(synth: Synthesized)
             "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": False}),
         },
     )
-    assert synth.definition["TimeoutSeconds"] == 3 * 3600
+    assert synth.definition["TimeoutSeconds"] == 3 * 3600 + 86400  # the longest deadline + the longest approval wait
 
 
 def test_definition_states(synth: Synthesized) -> None:
@@ -277,9 +281,15 @@ def test_definition_states(synth: Synthesized) -> None:
         "NextStep": "Choice",
         "TaskCompleted": "Succeed",
         "TaskFailed": "Fail",
+        # The approval wait (see test_guardians_template.py)
+        "NeedsApproval?": "Choice",
+        "RequestApproval": "Task",
+        "MarkCancelled": "Pass",
+        "RecordCancellation": "Task",
+        "TaskCancelled": "Fail",
     }
     assert states["Analyze"]["Next"] == "Guard"
-    assert states["Guard"]["Next"] == "Execute"
+    assert states["Guard"]["Next"] == "NeedsApproval?"
     assert states["Execute"]["Next"] == "ResourceReady?"
     assert states["Tag"]["Next"] == "Register"
     assert states["Register"]["Next"] == "Complete"
@@ -385,7 +395,7 @@ def test_only_resource_steps_may_manage_aws_resources(synth: Synthesized, step: 
     [
         ("intake", {"task_id"}, {"task_id"}),
         ("analyze", {"task_id"}, {"task_id"}),
-        ("guard", {"task_id"}, {"task_id"}),
+        ("guard", {"task_id"}, {"task_id", "resource_key"}),  # + the account's resources: quotas, budget
         # Execute and CheckStatus set the records of dependents a cascade delete removes to Terminated (issue 3);
         # Execute's DiscoverResources reconciles (issue 4).
         ("execute", {"resource_key", "name"}, {"resource_key", "name"}),
@@ -419,7 +429,7 @@ def test_intake_may_start_the_pipeline_and_only_finishers_may_emit_events(synth:
     for step in STEPS:
         actions = {a for s in _statements(synth, _role_of(synth, step)) for a in _actions(s)}
         # execute and discover_target announce ResourceDriftDetected (reconciliation, issue 4).
-        emitters = {"complete", "fail", "optimize_report", "health", "execute", "discover_target"}
+        emitters = {"complete", "fail", "optimize_report", "health", "execute", "discover_target", "approval", "watch"}
         assert ("events:PutEvents" in actions) == (step in emitters), step
 
 

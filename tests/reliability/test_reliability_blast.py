@@ -3,7 +3,9 @@ with the same names as managed ones, some with look-alike tags. A chaos run of d
 acts, deletes and updates (of managed and of unmanaged resources), colliding creates and dry runs, under injected
 throttling, must leave every unmanaged resource exactly as it was (full state compared before and after).
 
-Auto-healing (the "heal" of issue 8) does not exist yet (issue 5): it is reported as pending.
+Then a heal storm: "CloudWatch Alarm State Change" events in ALARM for the agent's alarm names of every unmanaged
+instance (as if a look-alike alarm had been made for it) and of the managed ones, through the deployed health
+function: only managed instances may be rebooted.
 """
 
 from __future__ import annotations
@@ -181,6 +183,48 @@ def _lookalike(state: dict[str, Any]) -> bool:
     tags = state.get("tags") or state.get("Tags") or []
     keys = tags.keys() if isinstance(tags, dict) else [t.get("Key", "") for t in tags if isinstance(t, dict)]
     return any(str(k).lower().startswith("miyabi") for k in keys)
+
+
+def _heal_storm(agent: Any, unmanaged: list[str], managed: list[str]) -> dict[str, int]:
+    """ALARM on the agent's StatusCheckFailed alarm name of every instance, managed or not, through the deployed health
+    function; the instances moto was asked to reboot are recorded."""
+    from moto.ec2.models.instances import InstanceBackend
+
+    rebooted: list[str] = []
+    original = InstanceBackend.reboot_instances
+
+    def reboot_instances(self: Any, instance_ids: list[str]) -> Any:
+        rebooted.extend(instance_ids)
+        return original(self, instance_ids)
+
+    health = next(name for name, step in agent.stack.functions.items() if step == "health")
+    lam = agent.session().client("lambda")
+    results = []
+    InstanceBackend.reboot_instances = reboot_instances  # type: ignore[method-assign]
+    try:
+        for instance in unmanaged + managed:
+            event = {
+                "version": "0", "id": f"blast-{instance}", "detail-type": "CloudWatch Alarm State Change",
+                "source": "aws.cloudwatch", "account": CERBERUS, "time": "2026-01-01T10:00:00Z", "region": REGION,
+                "resources": [],
+                "detail": {
+                    "alarmName": f"miyabi/{CERBERUS}/Ec2Instance/{instance}/StatusCheckFailed",
+                    "state": {"value": "ALARM", "reason": "chaos", "timestamp": "2026-01-01T10:00:00.000+0000"},
+                    "previousState": {"value": "OK", "reason": "", "timestamp": "2026-01-01T09:00:00.000+0000"},
+                    "configuration": {"metrics": []},
+                },
+            }  # fmt: skip
+            response = lam.invoke(FunctionName=health, Payload=json.dumps(event))
+            results.append((instance, json.loads(response["Payload"].read())))
+    finally:
+        InstanceBackend.reboot_instances = original  # type: ignore[method-assign]
+    healed = [i for i, r in results if i in managed and "heal" in r]
+    return {
+        "unmanaged events": len(unmanaged),
+        "managed events": len(managed),
+        "unmanaged rebooted": sum(1 for i in rebooted if i in unmanaged),
+        "managed healed": len(healed),
+    }
 
 
 def test_chaos_run_leaves_unmanaged_resources_untouched(local_agent: Any, observer: Observer, sz: Size) -> None:
@@ -385,6 +429,8 @@ def test_chaos_run_leaves_unmanaged_resources_untouched(local_agent: Any, observ
         if (r["status"], r.get("error_code") if expect[t][1] else None) != expect[t]
     }
     assert not wrong, wrong
+    heal = _heal_storm(agent, account.instances, managed_instances)
+    assert heal["unmanaged rebooted"] == 0, heal
     after = account.snapshot()
     changed = sorted(k for k in before if before[k] != after.get(k))
     assert not changed, {k: (before[k], after.get(k)) for k in changed[:3]}
@@ -433,6 +479,8 @@ def test_chaos_run_leaves_unmanaged_resources_untouched(local_agent: Any, observ
             f"(optimizations {report.get('optimizations')})",
             "unmanaged resources untouched (full state compared)": f"{unmanaged_count - len(changed)} of "
             f"{unmanaged_count}",
-            "heal": "pending (auto-healing arrives with issue 5)",
+            "heal: alarm events for unmanaged / managed instances": f"{heal['unmanaged events']} / "
+            f"{heal['managed events']}",
+            "heal: unmanaged rebooted / managed healed": f"{heal['unmanaged rebooted']} / {heal['managed healed']}",
         },
     )

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from aws_agent.config import AgentConfig
-from aws_agent.errors import GuardDenied, InvalidTaskEvent, TaskAnalysisError, UnsupportedOperation
+from aws_agent.errors import GuardDenied, InvalidTaskEvent, TaskAnalysisError
 from aws_agent.local.stack import create_tables
 from aws_agent.local.template import Resolver, resources_of
 from aws_agent.model import AwsResourceType, TaskStatus
@@ -96,7 +96,6 @@ def test_analyze_records_structured_task_in_progress(rt: Runtime) -> None:
         ({"raw": "{", "problem": "message body is not JSON"}, InvalidTaskEvent, "not JSON"),
         ({"source": "evil", "detail-type": "AwsTaskRequested", "detail": {}}, InvalidTaskEvent, "expected source"),
         (_event({"task_id": "t-2"}), InvalidTaskEvent, "exactly one of 'task' or 'issue'"),
-        (_event({"task_id": "t-2", "task": {"task_type": "SecurityAudit"}}), UnsupportedOperation, "SecurityAudit"),
         (
             _event({"task_id": "t-2", "task": {"task_type": "CreateResource", "account_name": "Hermes"}}),
             TaskAnalysisError,

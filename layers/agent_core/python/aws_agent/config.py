@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -84,6 +84,8 @@ class MultiAccountConfig(BaseModel):
     discovery_concurrency: Annotated[int, Field(ge=1, le=1000)] = 20
     # Memory bound of one discovery worker: resources recorded per account x region at most.
     discovery_max_resources_per_target: Annotated[int, Field(ge=1, le=100_000)] = 5000
+    # The types the scheduled discovery lists (each is one or more describes per account x region); None: all.
+    discovery_resource_types: list[AwsResourceType] | None = None
     # Cost Explorer results are cached this long (every page costs $0.01).
     billing_cache_hours: Annotated[int, Field(ge=1, le=744)] = 12
     # Monthly budget per managed account, in USD, and the percentages that notify.
@@ -117,3 +119,5 @@ class AgentConfig(BaseModel):
     bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     multi_account: MultiAccountConfig = Field(default_factory=MultiAccountConfig)
+    # Overrides of the guardians' policy file (aws_agent/data/policies.json), merged key by key; see guardians.policy.
+    policies: dict[str, Any] = Field(default_factory=dict)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .accounts.events import BillingReport, ResourceDrift
+from .guardian_events import GUARDIAN_SCHEMAS
 from .health.events import HealEscalated, ServiceAgentHealthChanged
 from .model import AccountId, AwsResourceType, AwsTaskType, HistoricalAgent, Region, TaskId, TaskStatus, utc_now
 
@@ -169,3 +170,4 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "ResourceDriftDetected": ResourceDrift,
     "BillingReportReady": BillingReport,
 }
+SCHEMAS.update(GUARDIAN_SCHEMAS)

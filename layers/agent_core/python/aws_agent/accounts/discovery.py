@@ -143,8 +143,8 @@ def discover_target(
         if complete:
             inventory.complete_types.add(resource_type)
     providers = set(supported_types())
-    if wanted is not None and wanted <= providers:
-        return inventory  # only provider types asked for (a DiscoverResources task): the Tagging API adds nothing
+    if (wanted if wanted is not None else set(AwsResourceType)) <= providers:
+        return inventory  # every type asked for has a provider, which listed it: the Tagging API would add nothing
     tagging = sessions.client("resourcegroupstaggingapi", target, session_name=session_name)
     tagged_complete = True
     try:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..aws import Target
 from ..errors import AgentError, InvalidTaskEvent
-from ..model import AwsTask
+from ..model import AwsResourceType, AwsTask
 from .directory import cached_directory
 from .discovery import discover_target
 from .reconcile import Reconciliation, ResourceRecords, emit_drift, reconcile
@@ -80,13 +80,22 @@ def run_target(
         target,
         run_id=run_id,
         max_resources=cfg.multi_account.discovery_max_resources_per_target,
-        types=types,
+        types=types or cfg.multi_account.discovery_resource_types,
         strict=strict,
     )
+    if rt.sessions.is_own(target.account_id):
+        _leave_out_own_state(rt, inventory)
     result = reconcile(
         _records(rt), inventory, run_id, announce=lambda drift: emit_drift(rt.events, rt.settings.event_bus, drift)
     )
     return result, inventory
+
+
+def _leave_out_own_state(rt: Any, inventory: Any) -> None:
+    """The agent's own tables are its state, not resources of the organization to record as discovered."""
+    own = {value for name, value in vars(rt.settings).items() if name.endswith("_table") and isinstance(value, str)}
+    for key in [k for k in inventory.resources if k[0] is AwsResourceType.DYNAMODB_TABLE and k[1] in own]:
+        del inventory.resources[key]
 
 
 def discover_one(rt: Any, event: dict[str, Any]) -> dict[str, Any]:

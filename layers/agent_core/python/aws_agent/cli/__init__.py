@@ -128,10 +128,14 @@ def agents(
     stack_name: StackOption = "AwsAgent",
 ) -> None:
     """List service agents (autonomy, decision maker, daily cost, health) of a deployed agent."""
+    from ..guardians.autonomy import TARGET_AVERAGE, average_autonomy
+    from .approvals import autonomy_line
     from .target import Deployment
     from .views import agents_table
 
-    console.print(agents_table(Deployment.from_stack(stack_name).resources.list_agents(decision_maker=decision_maker)))
+    listed = Deployment.from_stack(stack_name).resources.list_agents(decision_maker=decision_maker)
+    console.print(agents_table(listed))
+    console.print(autonomy_line(*average_autonomy(listed), TARGET_AVERAGE))
 
 
 def render_schemas() -> dict[str, str]:
@@ -275,3 +279,8 @@ def _register_accounts() -> None:
 
 
 _register_accounts()
+from .approvals import approve_command, autonomy_command, reject_command  # noqa: E402
+
+app.command("approve")(approve_command)
+app.command("reject")(reject_command)
+app.command("autonomy")(autonomy_command)

@@ -18,8 +18,16 @@ ALL_CHECKS = frozenset(
 
 
 def allow_all(finding: CostFinding) -> Verdict:
-    """The default guard: the guardians (Cerberus, Michael, Buddha) are not built yet, so nothing is vetoed here."""
+    """A guard that vetoes nothing (tests and explicit opt-outs)."""
     return "allow"
+
+
+def guardians(finding: CostFinding) -> Verdict:
+    """The default guard: the guardians' policies (aws_agent.guardians.sweep), loaded at first use."""
+    from ..guardians.sweep import guardians_guard
+
+    verdict = guardians_guard(finding)
+    return "deny" if verdict == "deny" else "needs-approval" if verdict == "needs-approval" else "allow"
 
 
 @dataclass(frozen=True)
@@ -32,7 +40,7 @@ class SweepOptions:
     `max_actions_per_account` actions and `max_percent_per_account` % of an account's instances per run.
 
     `guard` is the seam for the guardians: called for every finding the policy would act on, it returns
-    "allow", "deny" or "needs-approval" (the latter two leave the finding a recommendation). Default: allow all.
+    "allow", "deny" or "needs-approval" (the latter two leave the finding a recommendation). Default: the guardians.
     """
 
     days: int = 14
@@ -47,7 +55,7 @@ class SweepOptions:
     max_percent_per_account: float = 50.0
     checks: frozenset[str] = ALL_CHECKS
     autonomy: Callable[[AwsResourceType], int] = autonomy_for
-    guard: Guard = allow_all
+    guard: Guard = guardians
     concurrency: int = 8
 
     def __post_init__(self) -> None:

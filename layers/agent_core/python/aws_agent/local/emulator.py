@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import traceback
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ class Emulator:
         # The state-machine interpreter calls Lambda through moto's server on this port.
         os.environ["MOTO_PORT"] = str(port)
         self.endpoint = f"http://{host}:{port}"
+        # moto's backends are process-wide: a new embedded AWS starts empty, whatever an earlier one left behind.
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=30)
         return self.endpoint
 
     def stop(self) -> None:
@@ -144,6 +147,7 @@ class Emulator:
 
         retrier_decl.time = _FastTime()  # type: ignore[assignment]
         _serialize_dynamodb_writes()
+        _patch_send_task_failure()
         logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -172,3 +176,17 @@ def _serialize_dynamodb_writes() -> None:
 
         serialized._emulator_serialized = True  # type: ignore[attr-defined]
         setattr(DynamoDBBackend, name, serialized)
+
+
+def _patch_send_task_failure() -> None:
+    """moto's SendTaskFailure handler drops `cause` (its interpreter accepts one): pass it on, as AWS does."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]

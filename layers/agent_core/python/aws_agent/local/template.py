@@ -37,6 +37,10 @@ def synthesize(
         "CDK_OUTDIR": str(out_dir),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CDK_DISABLE_VERSION_CHECK": "1",
+        # The app imports aws_agent (config, policies): the project's own layer, not whichever copy is installed.
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(root / "layers" / "agent_core" / "python"), os.environ.get("PYTHONPATH")) if p
+        ),
     }
     proc = subprocess.run(
         [sys.executable, "app.py"], cwd=root, env=env, capture_output=True, text=True, check=False, timeout=300

@@ -30,10 +30,11 @@ PIPELINE_TASK_TYPES = frozenset(
         AwsTaskType.DISCOVER_RESOURCES,
         AwsTaskType.OPTIMIZE_COSTS,
         AwsTaskType.HEALTH_CHECK,
+        AwsTaskType.SECURITY_AUDIT,
     }
 )
 # Task types that sweep accounts rather than act on one resource: no provider, the resource type is optional.
-SWEEP_TASK_TYPES = frozenset({AwsTaskType.OPTIMIZE_COSTS, AwsTaskType.HEALTH_CHECK})
+SWEEP_TASK_TYPES = frozenset({AwsTaskType.OPTIMIZE_COSTS, AwsTaskType.HEALTH_CHECK, AwsTaskType.SECURITY_AUDIT})
 
 
 def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:

@@ -95,6 +95,10 @@ def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         return start_optimization(rt, task)
     if task.task_type is AwsTaskType.HEALTH_CHECK:
         return run_health_check(rt, task)
+    if task.task_type is AwsTaskType.SECURITY_AUDIT:
+        from ..guardians.audit import security_audit  # Cerberus' read-only checks over the task's account x region
+
+        return security_audit(rt, task)
     provider = provider_for(task.resource_type)
     ctx = context(rt, task)
     operation = task.task_type

@@ -165,12 +165,19 @@ def fail(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
     task = _task(state)
     name, message = describe_error(state.get("error") or {})
     failed_state = next((step for key, step in _STEP_RESULTS if key not in state), "Complete")
+    status = TaskStatus.FAILED
+    code = code_for(name)
     if failed_state == "Register" and (state.get("execution") or {}).get("ready") is False:
         failed_state = "CheckStatus"  # the wait loop's check failed: the resource failed or missed its deadline
-    info = ErrorInfo(code=code_for(name), message=message, state=failed_state)
+    if failed_state == "Execute" and "approval" not in state and (state.get("guard") or {}).get("approval"):
+        failed_state = "Approval"  # RequestApproval itself failed (not a rejection): still a failure
+    if state.get("cancelled"):  # the approval wait ended without a yes: Cancelled, not Failed
+        status, failed_state = TaskStatus.CANCELLED, "Approval"
+        code, message = _cancellation(name, message, state)
+    info = ErrorInfo(code=code, message=message, state=failed_state)
     outcome = TaskOutcome(
         task_id=str(state.get("task_id")),
-        status=TaskStatus.FAILED,
+        status=status,
         error=info,
         task_type=task.task_type if task else None,
         resource_type=task.resource_type if task else None,
@@ -181,3 +188,11 @@ def fail(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
     )
     fields = {"error_code": info.code, "error_message": info.message, "error_state": failed_state, "error_name": name}
     return _settle(rt, outcome, fields)
+
+
+def _cancellation(name: str, message: str, state: dict[str, Any]) -> tuple[str, str]:
+    """(code, message) of a task that ended without approval: rejected (with the reviewer's reason) or timed out."""
+    if name == "States.Timeout":
+        timeout = ((state.get("guard") or {}).get("approval") or {}).get("timeout_seconds")
+        return "ApprovalTimedOut", f"nobody approved or rejected the task within {timeout} seconds"
+    return "ApprovalRejected", f"rejected: {message}"[:MAX_TEXT]
