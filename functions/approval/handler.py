@@ -7,6 +7,6 @@ from aws_agent.observability import step_handler
 from aws_agent.pipeline.runtime import runtime
 
 
-@step_handler("approval")
+@step_handler("approval", with_metrics=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return request_approval(runtime(), event)

@@ -120,3 +120,18 @@ def test_a_broken_approval_request_is_a_failure_of_the_approval_step(rt: Runtime
     finish.fail(rt, {"task_id": "t-3", "task": _task(**EXPENSIVE), "guard": decision, "error": error})
     record = rt.tasks.get("t-3")
     assert record is not None and record["status"] == "Failed" and record["error_state"] == "Approval"
+
+
+@pytest.mark.parametrize(
+    ("state", "metric"),
+    [
+        ({"approval": {"approved": True}}, "ApprovalsApproved"),
+        ({"approval": {"approved": True}, "cancelled": {"Error": "ApprovalRejected"}}, "ApprovalsRejected"),
+        ({"cancelled": {"Error": "States.Timeout"}}, "ApprovalsRejected"),
+        ({}, None),
+    ],
+)
+def test_the_dashboards_approval_metric_of_a_finished_task(state: dict, metric: str | None) -> None:
+    from aws_agent.pipeline.finish import approval_metric
+
+    assert approval_metric(state) == metric

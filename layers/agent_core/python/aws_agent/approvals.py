@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from .aws import error_code, translate
@@ -15,6 +16,7 @@ from .errors import AgentError, TransientAwsError
 from .events import AGENT_SOURCE
 from .guardian_events import APPROVAL_REQUESTED, ApprovalRequest, GuardianVerdict
 from .model import AwsTask
+from .observability import metrics
 from .registry import TaskAlreadyFinished
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ def request_approval(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         raise translate(exc, f"announce the approval request of task {task.id}") from exc
     if response.get("FailedEntryCount"):
         raise TransientAwsError(f"put_events failed: {response['Entries'][0].get('ErrorCode')}")
+    metrics.add_metric(name="ApprovalsRequested", unit=MetricUnit.Count, value=1)
     return {"requested": True, "expires_at": record["expires_at"]}
 
 

@@ -90,7 +90,7 @@ def _release_emission(rt: Runtime, task_id: str, token: str) -> None:
         )
 
 
-def _settle(rt: Runtime, outcome: TaskOutcome, fields: dict[str, Any]) -> dict[str, Any]:
+def _settle(rt: Runtime, outcome: TaskOutcome, fields: dict[str, Any], approval: str | None = None) -> dict[str, Any]:
     """Write the terminal state, then emit; a retry after a crash in between emits once, never twice."""
     token = uuid.uuid4().hex
     if rt.tasks.finish(outcome.task_id, outcome.status, encode_task_fields(fields)) and _claim_emission(
@@ -103,6 +103,8 @@ def _settle(rt: Runtime, outcome: TaskOutcome, fields: dict[str, Any]) -> dict[s
             raise
         rt.tasks.mark_emitted(outcome.task_id)
         metrics.add_metric(name=f"Tasks{outcome.status.value}", unit=MetricUnit.Count, value=1)
+        if approval:  # the dashboard's approvals graph: decided approvals, counted once per task
+            metrics.add_metric(name=approval, unit=MetricUnit.Count, value=1)
         return {**outcome.model_dump(mode="json"), "emitted": True}
     return {**outcome.model_dump(mode="json"), "emitted": False}
 
@@ -144,7 +146,7 @@ def complete(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
         resource=ref,
         result=result,
     )
-    return _settle(rt, outcome, {"result": result, "resource_arn": ref.arn if ref else None})
+    return _settle(rt, outcome, {"result": result, "resource_arn": ref.arn if ref else None}, approval_metric(state))
 
 
 def describe_error(error: dict[str, Any]) -> tuple[str, str]:
@@ -187,7 +189,14 @@ def fail(rt: Runtime, state: dict[str, Any]) -> dict[str, Any]:
         dry_run=task.dry_run if task else False,
     )
     fields = {"error_code": info.code, "error_message": info.message, "error_state": failed_state, "error_name": name}
-    return _settle(rt, outcome, fields)
+    return _settle(rt, outcome, fields, approval_metric(state))
+
+
+def approval_metric(state: dict[str, Any]) -> str | None:
+    """ApprovalsApproved when the run went through the approval wait with a yes, ApprovalsRejected (or timed out)."""
+    if state.get("cancelled"):
+        return "ApprovalsRejected"
+    return "ApprovalsApproved" if state.get("approval") else None
 
 
 def _cancellation(name: str, message: str, state: dict[str, Any]) -> tuple[str, str]:
