@@ -38,6 +38,10 @@ WILDCARD_RESOURCE_MUTATIONS = {
     "ec2:RunInstances": "RunInstances authorizes image, subnet, security-group, network-interface and volume ARNs in "
     "any member account and region; the instance is tagged MiyabiManaged at launch. Narrowing: aws:RequestTag on the "
     "instance resource (follow-up in infrastructure/permissions.py).",
+    "cloudformation:ValidateTemplate": "Validates a template body and changes nothing; CloudFormation supports no "
+    "resource-level permission for it.",
+    "route53:CreateHostedZone": "The zone's id does not exist before the call and Route 53 supports no tag "
+    "condition; the provider tags the zone at once and refuses changes to zones not tagged MiyabiManaged=true.",
     "ec2:CreateTags": "ACCEPTED RISK, follow-up: CreateTags on '*' lets the role tag any instance MiyabiManaged=true, "
     "after which the tag-conditioned Stop/Terminate apply to it. The code never does (updates and tags act on managed "
     "resources only, see the blast-radius test); the policy should condition CreateTags on "
