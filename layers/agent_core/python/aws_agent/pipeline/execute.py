@@ -10,7 +10,6 @@ from botocore.exceptions import ClientError
 from ..aws import error_code, translate
 from ..basics import execution_name
 from ..errors import AgentError, AwsCallFailed, ResourceNotFound, UnsupportedOperation
-from ..health.check import run_health_check
 from ..model import AwsTask, AwsTaskType, ResourceState
 from ..resources import ProviderContext, ResourceOutcome, ResourceProvider, provider_for
 from ..resources.base import TASK_TAG
@@ -94,6 +93,8 @@ def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     if task.task_type is AwsTaskType.OPTIMIZE_COSTS:
         return start_optimization(rt, task)
     if task.task_type is AwsTaskType.HEALTH_CHECK:
+        from ..health.check import run_health_check  # lazily: a resource task's cold start does not pay for it
+
         return run_health_check(rt, task)
     if task.task_type is AwsTaskType.SECURITY_AUDIT:
         from ..guardians.audit import security_audit  # Cerberus' read-only checks over the task's account x region
