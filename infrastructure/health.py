@@ -93,68 +93,13 @@ class HealthMonitoring(Construct):
         bus.grant_put_events_to(health)  # ServiceAgentHealthChanged, HealEscalated
 
     def _policies(self, functions: Mapping[str, lambda_.Function], prefix: str, member_role_name: str) -> None:
+        member_role = f"arn:{Aws.PARTITION}:iam::*:role/{member_role_name}"
+        alarm_statements, status_statements, heal_statements = health_statements(prefix)
+        for statements in (alarm_statements, heal_statements):  # the resources may live in a member account
+            statements.append(
+                iam.PolicyStatement(sid="AssumeMemberAccountRole", actions=["sts:AssumeRole"], resources=[member_role])
+            )
         own = f"arn:{Aws.PARTITION}"
-        alarms = f"{own}:cloudwatch:*:{Aws.ACCOUNT_ID}:alarm:{prefix}/*"
-        member_role = f"{own}:iam::*:role/{member_role_name}"
-        managed = {"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": TAG_VALUE}}
-        alarm_statements = [
-            iam.PolicyStatement(
-                sid="AgentAlarmsOnly",
-                actions=[
-                    "cloudwatch:PutMetricAlarm",
-                    "cloudwatch:DeleteAlarms",
-                    "cloudwatch:DescribeAlarms",
-                    "cloudwatch:TagResource",
-                ],
-                resources=[alarms],
-            ),
-            iam.PolicyStatement(sid="AssumeMemberAccountRole", actions=["sts:AssumeRole"], resources=[member_role]),
-        ]
-        status_statements = [
-            iam.PolicyStatement(
-                sid="DirectStatusReads",
-                actions=[
-                    "ec2:DescribeInstanceStatus",
-                    "ec2:DescribeVolumeStatus",
-                    "rds:DescribeDBInstances",
-                    "cloudformation:DescribeStacks",
-                ],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="DirectStatusReadsScoped",
-                actions=["lambda:GetFunction", "dynamodb:DescribeTable", "sns:GetTopicAttributes", "s3:ListBucket",
-                         "route53:GetHostedZone"],
-                resources=[
-                    f"{own}:lambda:*:{Aws.ACCOUNT_ID}:function:*",
-                    f"{own}:dynamodb:*:{Aws.ACCOUNT_ID}:table/*",
-                    f"{own}:sns:*:{Aws.ACCOUNT_ID}:*",
-                    f"{own}:s3:::*",
-                    f"{own}:route53:::hostedzone/*",
-                ],
-            ),
-        ]  # fmt: skip
-        heal_statements = [
-            iam.PolicyStatement(
-                sid="HealReads",
-                actions=["ec2:DescribeInstances", "rds:DescribeDBInstances", "rds:ListTagsForResource",
-                         "ecs:DescribeServices", "lambda:GetFunction", "lambda:GetAlias",
-                         "lambda:ListVersionsByFunction"],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="HealManagedResourcesOnly",
-                actions=["ec2:RebootInstances", "rds:RebootDBInstance", "ecs:UpdateService", "lambda:UpdateAlias"],
-                resources=[
-                    f"{own}:ec2:*:{Aws.ACCOUNT_ID}:instance/*",
-                    f"{own}:rds:*:{Aws.ACCOUNT_ID}:db:*",
-                    f"{own}:ecs:*:{Aws.ACCOUNT_ID}:service/*",
-                    f"{own}:lambda:*:{Aws.ACCOUNT_ID}:function:*",
-                ],
-                conditions=managed,
-            ),
-            iam.PolicyStatement(sid="AssumeMemberAccountRole", actions=["sts:AssumeRole"], resources=[member_role]),
-        ]  # fmt: skip
         self.alarm_policy = _policy(self, "AlarmPolicy", alarm_statements, [functions[s] for s in ALARM_STEPS])
         self.status_policy = _policy(self, "StatusPolicy", status_statements, [functions[s] for s in STATUS_STEPS])
         self.heal_policy = _policy(self, "HealPolicy", heal_statements, [functions["health"]])
@@ -253,3 +198,69 @@ def _grant(function: lambda_.Function, table: dynamodb.Table, *, write: bool) ->
             function.role,
             {wildcard(f"{arn_of(table)}/index/*"): "The L2 table grant covers that one table's indexes."},
         )
+
+
+def health_statements(
+    prefix: str,
+) -> tuple[list[iam.PolicyStatement], list[iam.PolicyStatement], list[iam.PolicyStatement]]:
+    """(alarms, direct status, heal) statements of the account where the resources live: the agent's or a member's."""
+    own = f"arn:{Aws.PARTITION}"
+    alarms = f"{own}:cloudwatch:*:{Aws.ACCOUNT_ID}:alarm:{prefix}/*"
+    managed = {"StringEquals": {f"aws:ResourceTag/{TAG_KEY}": TAG_VALUE}}
+    alarm_statements = [
+        iam.PolicyStatement(
+            sid="AgentAlarmsOnly",
+            actions=[
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:TagResource",
+            ],
+            resources=[alarms],
+        ),
+    ]
+    status_statements = [
+        iam.PolicyStatement(
+            sid="DirectStatusReads",
+            actions=[
+                "ec2:DescribeInstanceStatus",
+                "ec2:DescribeVolumeStatus",
+                "rds:DescribeDBInstances",
+                "cloudformation:DescribeStacks",
+            ],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="DirectStatusReadsScoped",
+            actions=["lambda:GetFunction", "dynamodb:DescribeTable", "sns:GetTopicAttributes", "s3:ListBucket",
+                     "route53:GetHostedZone"],
+            resources=[
+                f"{own}:lambda:*:{Aws.ACCOUNT_ID}:function:*",
+                f"{own}:dynamodb:*:{Aws.ACCOUNT_ID}:table/*",
+                f"{own}:sns:*:{Aws.ACCOUNT_ID}:*",
+                f"{own}:s3:::*",
+                f"{own}:route53:::hostedzone/*",
+            ],
+        ),
+    ]  # fmt: skip
+    heal_statements = [
+        iam.PolicyStatement(
+            sid="HealReads",
+            actions=["ec2:DescribeInstances", "rds:DescribeDBInstances", "rds:ListTagsForResource",
+                     "ecs:DescribeServices", "lambda:GetFunction", "lambda:GetAlias",
+                     "lambda:ListVersionsByFunction"],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="HealManagedResourcesOnly",
+            actions=["ec2:RebootInstances", "rds:RebootDBInstance", "ecs:UpdateService", "lambda:UpdateAlias"],
+            resources=[
+                f"{own}:ec2:*:{Aws.ACCOUNT_ID}:instance/*",
+                f"{own}:rds:*:{Aws.ACCOUNT_ID}:db:*",
+                f"{own}:ecs:*:{Aws.ACCOUNT_ID}:service/*",
+                f"{own}:lambda:*:{Aws.ACCOUNT_ID}:function:*",
+            ],
+            conditions=managed,
+        ),
+    ]  # fmt: skip
+    return alarm_statements, status_statements, heal_statements

@@ -104,6 +104,54 @@ class MemberRoleStack(Stack):
             self, "AgentPolicy", statements=member_statements(config.lambda_execution_role_name), roles=[self.role]
         )
         self._acknowledge(config)
+        self._operations(config)
+
+    def _operations(self, config: AgentConfig) -> None:
+        """The same provider, health and audit permissions the agent's own roles hold, here for this account's
+        resources (the agent reaches them through this role): managed policies, as in the agent's stack."""
+        from .guardians import AUDIT_ACTIONS, AUDIT_BUCKET_ACTIONS
+        from .health import health_statements
+        from .provider_policies_edge import EdgeProviderPolicies
+        from .provider_policies_long import LongRunningProviderPolicy
+        from .provider_policies_net import NetProviderPolicies
+
+        roles = [self.role]
+        LongRunningProviderPolicy(self, "LongRunningProviders", roles=roles)
+        EdgeProviderPolicies(self, "EdgeProviders", roles=roles)
+        NetProviderPolicies(self, "NetProviders", roles=roles)
+        alarms, status, heal = health_statements(config.health.alarm_prefix)
+        audit = [
+            iam.PolicyStatement(sid="AuditDescribe", actions=AUDIT_ACTIONS, resources=["*"]),
+            iam.PolicyStatement(
+                sid="AuditBuckets", actions=AUDIT_BUCKET_ACTIONS, resources=[f"arn:{Aws.PARTITION}:s3:::*"]
+            ),
+        ]
+        health_and_audit = iam.ManagedPolicy(
+            self,
+            "HealthAndAudit",
+            description="AWS Agent: the agent's alarms, direct status reads, heal actions (tag-scoped), audit reads",
+            statements=[*alarms, *status, *heal, *audit],
+            roles=roles,
+        )
+        own = "arn:<AWS::Partition>"
+        acknowledge(
+            health_and_audit,
+            {
+                wildcard("*"): "Read-only lookups without resource-level permissions: direct status "
+                "(DescribeInstanceStatus, DescribeDBInstances, ...), heal reads and SecurityAudit's describes.",
+                wildcard(f"{own}:cloudwatch:*:<AWS::AccountId>:alarm:{config.health.alarm_prefix}/*"): "The "
+                "agent's own alarms only, named '<prefix>/<account>/<type>/<id>/<metric>'.",
+                wildcard(f"{own}:s3:::*"): "Read-only: bucket status and the audit's ACL/policy/location reads.",
+                **{
+                    wildcard(r.replace(f"arn:{Aws.PARTITION}", own).replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")): (
+                        "Read-only status, or a heal action only on resources tagged MiyabiManaged=true (condition)."
+                    )
+                    for statement in (*status, *heal)
+                    for r in statement.resources
+                    if "*" in r and r != "*"
+                },
+            },
+        )
 
     def _acknowledge(self, config: AgentConfig) -> None:
         acknowledge(

@@ -7,7 +7,7 @@ policies (messaging/DNS/API, then containers/CDN/edge) so each stays well under 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
@@ -32,7 +32,14 @@ def _nag(resource: str) -> str:
 class EdgeProviderPolicies(Construct):
     """Two managed policies with the edge providers' actions, attached to the resource steps' roles."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, functions: Iterable[lambda_.Function]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Iterable[lambda_.Function] = (),
+        roles: Sequence[iam.IRole] = (),
+    ) -> None:
         super().__init__(scope, construct_id)
         own = f"arn:{Aws.PARTITION}"
         account = Aws.ACCOUNT_ID
@@ -48,7 +55,7 @@ class EdgeProviderPolicies(Construct):
         distributions = f"{own}:cloudfront::{account}:distribution/*"
         edge_functions = f"{own}:lambda:us-east-1:{account}:function:*"
         edge_versions = f"{own}:lambda:us-east-1:{account}:function:*:*"
-        roles = [fn.role for fn in functions if fn.role is not None]
+        roles = [*roles, *(fn.role for fn in functions if fn.role is not None)]
 
         messaging = [
             # SNS: creation only with the managed tag in the request; every change only on a managed topic.

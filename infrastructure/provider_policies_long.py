@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
@@ -29,7 +29,14 @@ def _nag(resource: str) -> str:
 class LongRunningProviderPolicy(Construct):
     """A managed policy (inline policies are capped at 10 KB per role) for the steps that act on AWS resources."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, functions: Iterable[lambda_.Function]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Iterable[lambda_.Function] = (),
+        roles: Sequence[iam.IRole] = (),
+    ) -> None:
         super().__init__(scope, construct_id)
         arn = f"arn:{Aws.PARTITION}"
         account = Aws.ACCOUNT_ID
@@ -150,7 +157,7 @@ class LongRunningProviderPolicy(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
             ),
         ]
-        roles = [fn.role for fn in functions if fn.role is not None]
+        roles = [*roles, *(fn.role for fn in functions if fn.role is not None)]
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",

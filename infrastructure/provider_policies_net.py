@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Aws
@@ -289,15 +290,26 @@ class NetProviderPolicies(Construct):
     Terminated (aws_agent.pipeline.dependencies).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, functions: AgentFunctions, state: AgentState) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: AgentFunctions | None = None,
+        state: AgentState | None = None,
+        roles: Sequence[iam.IRole] = (),
+    ) -> None:
         super().__init__(scope, construct_id)
-        roles = [role for step in RESOURCE_STEPS if (role := functions[step].role) is not None]
+        steps = [functions[step] for step in RESOURCE_STEPS] if functions is not None else []
+        roles = [*roles, *(fn.role for fn in steps if fn.role is not None)]
         self.policies = [
             iam.ManagedPolicy(self, "NetworkStorage", statements=ec2_efs_statements(), roles=roles),
             iam.ManagedPolicy(self, "ScalingMonitoring", statements=scaling_monitoring_statements(), roles=roles),
         ]
         for policy in self.policies:
             acknowledge(policy, _FINDINGS)
+        if functions is None or state is None:
+            return  # a member account's role: no agent state there
         for step in ("execute", "status"):
             function = functions[step]
             state.resources.grant_read_write_data(function)

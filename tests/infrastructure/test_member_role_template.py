@@ -115,3 +115,60 @@ def test_without_ous_there_is_no_stack_set(tmp_path_factory: pytest.TempPathFact
     app, stack = build_app(outdir=str(tmp_path_factory.mktemp("cdk.plain")))
     Template.from_stack(stack).resource_count_is("AWS::CloudFormation::StackSet", 0)
     assert [s.stack_name for s in app.node.children if hasattr(s, "stack_name")] == ["AwsAgent"]
+
+
+def _grants(template: dict[str, Any], role_logical_id: str) -> list[dict[str, Any]]:
+    """Every statement of the managed policies attached to the role."""
+    return [
+        s
+        for policy in _of_type(template, "AWS::IAM::ManagedPolicy").values()
+        if {"Ref": role_logical_id} in policy["Properties"].get("Roles", [])
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("action", "condition"),
+    [
+        ("rds:CreateDBInstance", "aws:RequestTag/MiyabiManaged"),
+        ("rds:DeleteDBInstance", "aws:ResourceTag/MiyabiManaged"),
+        ("dynamodb:DeleteTable", "aws:ResourceTag/MiyabiManaged"),
+        ("cloudformation:DeleteStack", "aws:ResourceTag/MiyabiManaged"),
+        ("sns:DeleteTopic", "aws:ResourceTag/MiyabiManaged"),
+        ("ecs:DeleteService", "aws:ResourceTag/MiyabiManaged"),
+        ("cloudfront:DeleteDistribution", "aws:ResourceTag/MiyabiManaged"),
+        ("ec2:DeleteVpc", "aws:ResourceTag/MiyabiManaged"),
+        ("ec2:DeleteVolume", "aws:ResourceTag/MiyabiManaged"),
+        ("elasticfilesystem:DeleteFileSystem", "aws:ResourceTag/MiyabiManaged"),
+        ("ec2:RebootInstances", "aws:ResourceTag/MiyabiManaged"),  # heal
+        ("lambda:UpdateAlias", "aws:ResourceTag/MiyabiManaged"),  # heal: Lambda rollback
+        ("cloudwatch:PutMetricAlarm", None),  # the agent's alarms, by name prefix
+        ("guardduty:ListDetectors", None),  # SecurityAudit
+    ],
+)
+def test_member_role_holds_every_providers_health_and_audit_actions(
+    synthesized: dict[str, dict[str, Any]], action: str, condition: str | None
+) -> None:
+    """The agent reaches a member account's resources through this role only: it carries the same tag-scoped
+    provider policies as the agent's own roles, plus alarms, heals and the audit's reads."""
+    template = synthesized["MiyabiMemberRole"]
+    (role_id,) = [k for k, r in _of_type(template, "AWS::IAM::Role").items() if "AgentRole" in k]
+    granting = [
+        s
+        for s in _grants(template, role_id)
+        if action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert granting, action
+    if condition is not None:
+        assert all(condition in json.dumps(s.get("Condition", {})) for s in granting), granting
+    else:
+        assert any(
+            s["Resource"] != "*" or action.split(":")[1].startswith(("List", "Describe", "Get")) for s in granting
+        )
+
+
+def test_stack_set_body_stays_under_cloudformations_inline_template_limit(
+    synthesized: dict[str, dict[str, Any]],
+) -> None:
+    (stack_set,) = _of_type(synthesized["AwsAgent"], "AWS::CloudFormation::StackSet").values()
+    assert len(stack_set["Properties"]["TemplateBody"].encode()) < 51_200
