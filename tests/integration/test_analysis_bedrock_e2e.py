@@ -3,6 +3,8 @@ the synthesized state machine runs Analyze's outcomes to their end, with exactly
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,14 +21,26 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from aws_agent.local.agent import LOCAL_CONFIG, LocalAgent
-    from aws_agent.local.template import synthesize
+def agent(local_agent: Any) -> Iterator[Any]:
+    """The shared embedded agent with the Bedrock analyzer enabled in its configuration (as a deployment sets it;
+    the template's only other difference, the analyze function's bedrock:InvokeModel grant, moto does not check)."""
+    from aws_agent.pipeline.runtime import runtime
+    from aws_agent.settings import settings
 
-    config = {**LOCAL_CONFIG, "bedrock": {"enabled": True, "model_id": CONFIG.model_id}}
-    template = synthesize(out_dir=tmp_path_factory.mktemp("cdk-bedrock"), context={"aws-agent:config": config})
-    with LocalAgent(template=template) as running:
-        yield running
+    saved = os.environ.get("AGENT_CONFIG")
+    config = json.loads(saved or "{}")
+    os.environ["AGENT_CONFIG"] = json.dumps({**config, "bedrock": {"enabled": True, "model_id": CONFIG.model_id}})
+    settings.cache_clear()
+    runtime.cache_clear()
+    try:
+        yield local_agent
+    finally:
+        if saved is None:
+            os.environ.pop("AGENT_CONFIG", None)
+        else:
+            os.environ["AGENT_CONFIG"] = saved
+        settings.cache_clear()
+        runtime.cache_clear()
 
 
 def _issue_task(task_id: str, title: str, body: str = "") -> dict[str, Any]:
