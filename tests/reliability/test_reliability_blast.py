@@ -65,6 +65,9 @@ class Account:
         for i in range(each):
             name = f"rel-br-{self.tag}-u{i}"
             tags = LOOKALIKE_TAGS[i % len(LOOKALIKE_TAGS)]
+            if tags == {"MiyabiManaged": "true "}:
+                # moto's S3 (XML) trims tag values, which would make this bucket genuinely managed; S3 keeps them.
+                tags = {"MiyabiManaged": "yes"}
             if i == 0:  # carries a managed task's id, yet is not managed
                 tags = {**tags, "MiyabiTask": managed_task}
             s3.create_bucket(Bucket=name)
