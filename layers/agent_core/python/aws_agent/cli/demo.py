@@ -60,6 +60,18 @@ THIRD_WAVE = [
         "Find idle EC2 instances, unused S3 buckets and unattached volumes. A dry run: report, change nothing.",
     ),
 ]
+FOURTH_WAVE = [
+    _task(
+        "demo-009-public",
+        {
+            "task_type": "CreateResource",
+            "resource_type": "S3Bucket",
+            "parameters": {"bucket_name": "miyabi-demo-public", "acl": "public-read"},
+        },
+    ),
+    _task("demo-010-audit", {"task_type": "SecurityAudit", "account_name": "Apollo"}),
+    _task("demo-011-health", {"task_type": "HealthCheck", "account_name": "Apollo"}),
+]
 DUPLICATE = FIRST_WAVE[1]
 MALFORMED_BODY = '{"detail-type": "AwsTaskRequested", "detail": {"task_id": '
 
@@ -93,6 +105,14 @@ def run_demo(console: Console) -> dict[str, Any]:
             agent.submit(detail)
         with console.status("sweeping…"):
             agent.run([d["task_id"] for d in THIRD_WAVE], timeout=120)
+        console.print(
+            "\n[bold]4.[/] guardians and health: a public bucket (Cerberus denies it), a SecurityAudit and a "
+            "HealthCheck of Apollo"
+        )
+        for detail in FOURTH_WAVE:
+            agent.submit(detail)
+        with console.status("auditing and checking…"):
+            agent.run([d["task_id"] for d in FOURTH_WAVE], timeout=120)
         from ..pipeline.runtime import runtime
 
         rt = runtime()
