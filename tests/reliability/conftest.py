@@ -6,6 +6,8 @@ Runs on the session's embedded AWS (`local_agent`), at the size RELIABILITY_SIZE
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,3 +45,34 @@ def sz() -> Size:
 @pytest.fixture(scope="session")
 def observer(local_agent: Any) -> Iterator[Observer]:
     yield Observer(local_agent)
+
+
+# The suite's own deployment settings: a load of a thousand creates in one account is what it measures, so Buddha's
+# quotas and Michael's daily budget are raised as an operator would for such a fleet (their gates have their own
+# tests); the rest of the policy stays as shipped.
+RELIABILITY_POLICIES = {
+    "buddha": {"quotas": {"default": 100_000, "Ec2Instance": 100_000, "RdsInstance": 100_000}},
+    "michael": {"daily_budget_usd": {"default": 1_000_000}},
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fleet_sized_policies(local_agent: Any) -> Iterator[None]:
+    from aws_agent.pipeline.runtime import runtime
+    from aws_agent.settings import settings
+
+    saved = os.environ.get("AGENT_CONFIG")
+    config = json.loads(saved or "{}")
+    os.environ["AGENT_CONFIG"] = json.dumps({**config, "policies": RELIABILITY_POLICIES})
+    settings.cache_clear()
+    runtime.cache_clear()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("AGENT_CONFIG", None)
+        else:
+            os.environ["AGENT_CONFIG"] = saved
+        settings.cache_clear()
+        runtime.cache_clear()
+
