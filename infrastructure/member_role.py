@@ -15,17 +15,13 @@ from constructs import Construct
 from aws_agent.config import AgentConfig
 
 from .nag import acknowledge, wildcard, wildcard_action
-from .settings import STACK_NAME, TAG_KEY, TAG_VALUE
+from .settings import STACK_NAME, managed_condition
 
 MEMBER_ROLE_STACK_NAME = "MiyabiMemberRole"
 AGENT_ACCOUNT_CONTEXT = "aws-agent:agent-account"  # deploy MiyabiMemberRole by hand: the management account
 AGENT_PRINCIPALS_CONTEXT = "aws-agent:agent-principals"  # optional: role ARN patterns allowed to assume
 MEMBER_OUS_CONTEXT = "aws-agent:member-ous"  # the StackSet's target OUs (ids, list or comma-separated)
 STACK_SET_NAME = "MiyabiMemberRole"
-
-
-def _managed(key: str = "aws:ResourceTag") -> dict[str, dict[str, str]]:
-    return {"StringEquals": {f"{key}/{TAG_KEY}": TAG_VALUE}}
 
 
 def context_list(scope: Construct, key: str) -> list[str]:
@@ -213,7 +209,7 @@ def member_statements(lambda_execution_role_name: str) -> list[iam.PolicyStateme
                 "ec2:ModifyInstanceAttribute",
             ],
             resources=[instances],
-            conditions=_managed(),
+            conditions=managed_condition(),
         ),
         iam.PolicyStatement(
             sid="S3Buckets",
@@ -236,13 +232,13 @@ def member_statements(lambda_execution_role_name: str) -> list[iam.PolicyStateme
             sid="LambdaCreateTaggedOnly",
             actions=["lambda:CreateFunction", "lambda:TagResource"],
             resources=[functions],
-            conditions=_managed("aws:RequestTag"),
+            conditions=managed_condition("aws:RequestTag"),
         ),
         iam.PolicyStatement(
             sid="LambdaChangeManagedOnly",
             actions=["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction"],
             resources=[functions],
-            conditions=_managed(),
+            conditions=managed_condition(),
         ),
         iam.PolicyStatement(sid="LambdaRead", actions=["lambda:GetFunction", "lambda:ListTags"], resources=[functions]),
         iam.PolicyStatement(

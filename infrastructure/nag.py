@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, CfnElement, Stack, Validations
 from constructs import IConstruct
 
 
@@ -40,3 +40,8 @@ def executions_of(state_machine: IConstruct, suffix: str = ":*") -> str:
     logical = Stack.of(state_machine).get_logical_id(default_child)
     name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + logical + '"}]}]}'
     return f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}{suffix}"
+
+
+def rendered(resource: str) -> str:
+    """A resource ARN with its pseudo-parameter tokens written the way cdk-nag renders them in a finding id."""
+    return resource.replace(Aws.PARTITION, "<AWS::Partition>").replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")

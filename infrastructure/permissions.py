@@ -12,8 +12,8 @@ from constructs import Construct
 
 from .functions import AgentFunctions
 from .messaging import AgentMessaging
-from .nag import acknowledge, arn_of, wildcard, wildcard_action
-from .settings import TAG_KEY, TAG_VALUE
+from .nag import acknowledge, arn_of, rendered, wildcard, wildcard_action
+from .settings import managed_condition
 from .state import AgentState
 
 RESOURCE_STEPS = ("execute", "status", "tag")
@@ -46,10 +46,6 @@ def _grant(function: lambda_.Function, table: dynamodb.Table, *, write: bool) ->
         table.grant_read_data(function)
     if function.role is not None:
         acknowledge(function.role, {wildcard(f"{arn_of(table)}/index/*"): _INDEX_REASON})
-
-
-def _managed(key: str = "aws:ResourceTag") -> dict[str, dict[str, str]]:
-    return {"StringEquals": {f"{key}/{TAG_KEY}": TAG_VALUE}}
 
 
 class ResourceManagementPolicy(Construct):
@@ -86,7 +82,7 @@ class ResourceManagementPolicy(Construct):
                     "ec2:ModifyInstanceAttribute",
                 ],
                 resources=[instances],
-                conditions=_managed(),
+                conditions=managed_condition(),
             ),
             iam.PolicyStatement(
                 sid="S3Buckets",
@@ -114,13 +110,13 @@ class ResourceManagementPolicy(Construct):
                 sid="LambdaCreateTaggedOnly",
                 actions=["lambda:CreateFunction", "lambda:TagResource"],
                 resources=[lambda_functions],
-                conditions=_managed("aws:RequestTag"),
+                conditions=managed_condition("aws:RequestTag"),
             ),
             iam.PolicyStatement(
                 sid="LambdaChangeManagedOnly",
                 actions=["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction"],
                 resources=[lambda_functions],
-                conditions=_managed(),
+                conditions=managed_condition(),
             ),
             iam.PolicyStatement(
                 sid="LambdaRead", actions=["lambda:GetFunction", "lambda:ListTags"], resources=[lambda_functions]
@@ -155,23 +151,18 @@ class ResourceManagementPolicy(Construct):
                 "resource-level permissions.",
                 wildcard_action("ec2:Describe*"): "Read-only: the EC2 provider needs DescribeInstances, "
                 "DescribeInstanceTypes and DescribeImages (and its waiters); every Describe action is read-only.",
-                wildcard(_nag(instances)): "Any instance of this account, but only when tagged "
+                wildcard(rendered(instances)): "Any instance of this account, but only when tagged "
                 "MiyabiManaged=true (condition).",
-                wildcard(_nag(buckets)): "Bucket names are chosen per task; DeleteBucket is limited to "
+                wildcard(rendered(buckets)): "Bucket names are chosen per task; DeleteBucket is limited to "
                 "MiyabiManaged=true buckets and the domain library refuses unmanaged ones.",
-                wildcard(_nag(f"{buckets}/*")): "PutObject into buckets the agent creates (names chosen per task).",
-                wildcard(_nag(lambda_functions)): "Functions of this account; creation needs the "
+                wildcard(rendered(f"{buckets}/*")): "PutObject into buckets the agent creates (names chosen per task).",
+                wildcard(rendered(lambda_functions)): "Functions of this account; creation needs the "
                 "MiyabiManaged=true request tag and every change needs the MiyabiManaged=true resource tag.",
-                wildcard(_nag(execution_role)): "GetRole/PassRole of the one execution role name in any "
+                wildcard(rendered(execution_role)): "GetRole/PassRole of the one execution role name in any "
                 "member account; PassRole only to lambda.amazonaws.com.",
-                wildcard(_nag(f"{own}:ssm:*::parameter/aws/service/ami-*")): "AWS's public AMI-alias "
+                wildcard(rendered(f"{own}:ssm:*::parameter/aws/service/ami-*")): "AWS's public AMI-alias "
                 "parameters (read-only) in any region the agent may launch into.",
-                wildcard(_nag(f"{own}:iam::*:role/{member_role_name}")): "The spec's cross-account model: "
+                wildcard(rendered(f"{own}:iam::*:role/{member_role_name}")): "The spec's cross-account model: "
                 "assume the one MiyabiAgentRole name in each member account of the organization.",
             },
         )
-
-
-def _nag(resource: str) -> str:
-    """A resource ARN with its pseudo-parameter tokens written the way cdk-nag renders them."""
-    return resource.replace(Aws.PARTITION, "<AWS::Partition>").replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")

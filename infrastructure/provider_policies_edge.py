@@ -14,19 +14,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from .nag import acknowledge, wildcard
-from .settings import TAG_KEY, TAG_VALUE
+from .nag import acknowledge, rendered, wildcard
+from .settings import managed_condition
 
 MANAGED_POLICY_MAX_CHARS = 6144
-
-
-def _tagged(key: str = "aws:ResourceTag") -> dict[str, dict[str, str]]:
-    return {"StringEquals": {f"{key}/{TAG_KEY}": TAG_VALUE}}
-
-
-def _nag(resource: str) -> str:
-    """A resource ARN with its pseudo-parameter tokens written the way cdk-nag renders them."""
-    return resource.replace(Aws.PARTITION, "<AWS::Partition>").replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
 
 
 class EdgeProviderPolicies(Construct):
@@ -63,13 +54,13 @@ class EdgeProviderPolicies(Construct):
                 sid="SnsCreateTaggedOnly",
                 actions=["sns:CreateTopic", "sns:TagResource"],
                 resources=[topics],
-                conditions=_tagged("aws:RequestTag"),
+                conditions=managed_condition("aws:RequestTag"),
             ),
             iam.PolicyStatement(
                 sid="SnsChangeManagedOnly",
                 actions=["sns:SetTopicAttributes", "sns:DeleteTopic", "sns:TagResource"],
                 resources=[topics],
-                conditions=_tagged(),
+                conditions=managed_condition(),
             ),
             iam.PolicyStatement(
                 sid="SnsRead", actions=["sns:GetTopicAttributes", "sns:ListTagsForResource"], resources=[topics]
@@ -104,13 +95,13 @@ class EdgeProviderPolicies(Construct):
                 sid="ApiGatewayCreateTaggedOnly",
                 actions=["apigateway:POST"],
                 resources=apis,
-                conditions=_tagged("aws:RequestTag"),
+                conditions=managed_condition("aws:RequestTag"),
             ),
             iam.PolicyStatement(
                 sid="ApiGatewayChangeManagedOnly",
                 actions=["apigateway:PATCH", "apigateway:DELETE"],
                 resources=api_items,
-                conditions=_tagged(),
+                conditions=managed_condition(),
             ),
             iam.PolicyStatement(sid="ApiGatewayRead", actions=["apigateway:GET"], resources=[*apis, *api_items]),
             # TagResource is POST (HTTP APIs) or PUT (REST APIs) on /tags/<arn>; tagging only adds tags, and the
@@ -127,13 +118,13 @@ class EdgeProviderPolicies(Construct):
                 sid="EcsCreateTaggedOnly",
                 actions=["ecs:CreateCluster", "ecs:CreateService", "ecs:RegisterTaskDefinition", "ecs:TagResource"],
                 resources=[clusters, services, task_definitions],
-                conditions=_tagged("aws:RequestTag"),
+                conditions=managed_condition("aws:RequestTag"),
             ),
             iam.PolicyStatement(
                 sid="EcsChangeManagedOnly",
                 actions=["ecs:UpdateService", "ecs:DeleteService", "ecs:TagResource"],
                 resources=[services],
-                conditions=_tagged(),
+                conditions=managed_condition(),
             ),
             # Read-only calls without resource-level permissions (ListClusters, DescribeTaskDefinition).
             iam.PolicyStatement(
@@ -157,13 +148,13 @@ class EdgeProviderPolicies(Construct):
                 sid="CloudFrontCreateTaggedOnly",
                 actions=["cloudfront:CreateDistribution", "cloudfront:TagResource"],
                 resources=[distributions],
-                conditions=_tagged("aws:RequestTag"),
+                conditions=managed_condition("aws:RequestTag"),
             ),
             iam.PolicyStatement(
                 sid="CloudFrontChangeManagedOnly",
                 actions=["cloudfront:UpdateDistribution", "cloudfront:DeleteDistribution", "cloudfront:TagResource"],
                 resources=[distributions],
-                conditions=_tagged(),
+                conditions=managed_condition(),
             ),
             iam.PolicyStatement(
                 sid="CloudFrontRead",
@@ -181,7 +172,7 @@ class EdgeProviderPolicies(Construct):
                 sid="EdgePublishManagedOnly",
                 actions=["lambda:PublishVersion", "lambda:EnableReplication", "lambda:DisableReplication"],
                 resources=[edge_functions, edge_versions],
-                conditions=_tagged(),
+                conditions=managed_condition(),
             ),
             iam.PolicyStatement(
                 sid="EdgeVersionsRead", actions=["lambda:ListVersionsByFunction"], resources=[edge_functions]
@@ -221,27 +212,30 @@ class EdgeProviderPolicies(Construct):
         reasons = {
             wildcard("*"): "sns:ListTopics, route53:CreateHostedZone/ListHostedZones*, ecs:List*/Describe* and "
             "cloudfront:ListDistributions support no resource-level permissions.",
-            wildcard(_nag(topics)): "Topic names are chosen per task; creation needs the MiyabiManaged=true request "
+            wildcard(
+                rendered(topics)
+            ): "Topic names are chosen per task; creation needs the MiyabiManaged=true request "
             "tag and every change the MiyabiManaged=true resource tag.",
-            wildcard(_nag(zones)): "Zone ids are assigned by Route 53, which offers no tag condition keys; the "
+            wildcard(rendered(zones)): "Zone ids are assigned by Route 53, which offers no tag condition keys; the "
             "provider refuses zones without MiyabiManaged=true.",
-            wildcard(_nag(changes)): "GetChange of the record changes the provider submits (ids assigned by AWS).",
-            wildcard(_nag(api_tags)): "Tag paths of APIs (ids assigned by API Gateway); adding tags only.",
-            wildcard(_nag(clusters)): "Clusters the agent creates, only with the MiyabiManaged=true request tag.",
-            wildcard(_nag(services)): "Services of the account: creation tagged, changes only when managed.",
-            wildcard(_nag(task_definitions)): "Task definition revisions the agent registers, tagged at creation.",
-            wildcard(_nag(f"{own}:iam::{account}:role/*")): "PassRole of the task and execution roles a task names, "
-            "only to ecs-tasks.amazonaws.com.",
-            wildcard(_nag(distributions)): "Distribution ids are assigned by CloudFront; creation tagged, changes "
+            wildcard(rendered(changes)): "GetChange of the record changes the provider submits (ids assigned by AWS).",
+            wildcard(rendered(api_tags)): "Tag paths of APIs (ids assigned by API Gateway); adding tags only.",
+            wildcard(rendered(clusters)): "Clusters the agent creates, only with the MiyabiManaged=true request tag.",
+            wildcard(rendered(services)): "Services of the account: creation tagged, changes only when managed.",
+            wildcard(rendered(task_definitions)): "Task definition revisions the agent registers, tagged at creation.",
+            wildcard(
+                rendered(f"{own}:iam::{account}:role/*")
+            ): "PassRole of the task and execution roles a task names, only to ecs-tasks.amazonaws.com.",
+            wildcard(rendered(distributions)): "Distribution ids are assigned by CloudFront; creation tagged, changes "
             "only when tagged MiyabiManaged=true.",
-            wildcard(_nag(edge_functions)): "Edge functions (names chosen per task) in us-east-1; publishing and "
+            wildcard(rendered(edge_functions)): "Edge functions (names chosen per task) in us-east-1; publishing and "
             "replication only for MiyabiManaged=true functions.",
-            wildcard(_nag(edge_versions)): "Versions of those functions (numbers assigned by Lambda).",
-            wildcard(_nag(f"{own}:iam::{account}:role/aws-service-role/*")): "Only the Lambda@Edge replicator, "
+            wildcard(rendered(edge_versions)): "Versions of those functions (numbers assigned by Lambda).",
+            wildcard(rendered(f"{own}:iam::{account}:role/aws-service-role/*")): "Only the Lambda@Edge replicator, "
             "CloudFront logger and ECS service-linked roles (iam:AWSServiceName condition).",
         }
         for resource in (*apis, *api_items):
-            reasons[wildcard(_nag(resource))] = (
+            reasons[wildcard(rendered(resource))] = (
                 "API Gateway paths in any region: creation needs the MiyabiManaged=true request tag, "
                 "changes the MiyabiManaged=true resource tag."
             )

@@ -9,21 +9,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from .nag import acknowledge, wildcard
-from .settings import TAG_KEY, TAG_VALUE
+from .nag import acknowledge, rendered, wildcard
+from .settings import managed_condition
 
 # The role a CloudFormation task may hand to CloudFormation (RoleARN): the stack's resources are then made with that
 # role's permissions, not the agent's. Created by the member-account bootstrap like MiyabiAgentRole.
 CLOUDFORMATION_ROLE_NAME = "MiyabiCloudFormationExecutionRole"
-
-
-def _tagged(key: str) -> dict[str, dict[str, str]]:
-    return {"StringEquals": {f"{key}/{TAG_KEY}": TAG_VALUE}}
-
-
-def _nag(resource: str) -> str:
-    """A resource ARN with its pseudo-parameter tokens written the way cdk-nag renders them."""
-    return resource.replace(Aws.PARTITION, "<AWS::Partition>").replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
 
 
 class LongRunningProviderPolicy(Construct):
@@ -54,7 +45,7 @@ class LongRunningProviderPolicy(Construct):
                 sid="RdsCreateTaggedOnly",
                 actions=["rds:CreateDBInstance", "rds:CreateDBCluster", "rds:AddTagsToResource"],
                 resources=[db, cluster],
-                conditions=_tagged("aws:RequestTag"),
+                conditions=managed_condition("aws:RequestTag"),
             ),
             iam.PolicyStatement(
                 sid="RdsChangeManagedOnly",
@@ -67,7 +58,7 @@ class LongRunningProviderPolicy(Construct):
                     "rds:CreateDBClusterSnapshot",
                 ],
                 resources=[db, cluster],
-                conditions=_tagged("aws:ResourceTag"),
+                conditions=managed_condition("aws:ResourceTag"),
             ),
             # The final snapshot is new (no tags to condition on); taking one destroys nothing.
             iam.PolicyStatement(
@@ -97,13 +88,13 @@ class LongRunningProviderPolicy(Construct):
                 sid="DynamoDbCreateTaggedOnly",
                 actions=["dynamodb:CreateTable", "dynamodb:TagResource"],
                 resources=[table],
-                conditions=_tagged("aws:RequestTag"),
+                conditions=managed_condition("aws:RequestTag"),
             ),
             iam.PolicyStatement(
                 sid="DynamoDbChangeManagedOnly",
                 actions=["dynamodb:UpdateTable", "dynamodb:DeleteTable", "dynamodb:TagResource"],
                 resources=[table],
-                conditions=_tagged("aws:ResourceTag"),
+                conditions=managed_condition("aws:ResourceTag"),
             ),
             iam.PolicyStatement(
                 sid="DynamoDbRead",
@@ -116,7 +107,7 @@ class LongRunningProviderPolicy(Construct):
                 sid="CfnCreateTaggedOnly",
                 actions=["cloudformation:CreateStack", "cloudformation:TagResource"],
                 resources=[stack],
-                conditions=_tagged("aws:RequestTag"),
+                conditions=managed_condition("aws:RequestTag"),
             ),
             iam.PolicyStatement(
                 sid="CfnChangeManagedOnly",
@@ -129,7 +120,7 @@ class LongRunningProviderPolicy(Construct):
                     "cloudformation:TagResource",
                 ],
                 resources=[stack],
-                conditions=_tagged("aws:ResourceTag"),
+                conditions=managed_condition("aws:ResourceTag"),
             ),
             iam.PolicyStatement(
                 sid="CfnRead",
@@ -172,22 +163,22 @@ class LongRunningProviderPolicy(Construct):
                 "rds:Describe* (instances, clusters, events, snapshots), dynamodb:ListTables, "
                 "cloudformation:DescribeStacks/ListStacks (all stacks), ValidateTemplate, "
                 "DescribeStackDriftDetectionStatus.",
-                wildcard(_nag(db)): "DB instances of this account; creation needs the MiyabiManaged=true request "
+                wildcard(rendered(db)): "DB instances of this account; creation needs the MiyabiManaged=true request "
                 "tag and every change or delete the MiyabiManaged=true resource tag (conditions).",
-                wildcard(_nag(cluster)): "Aurora clusters of this account; creation needs the MiyabiManaged=true "
+                wildcard(rendered(cluster)): "Aurora clusters of this account; creation needs the MiyabiManaged=true "
                 "request tag and every change or delete the MiyabiManaged=true resource tag (conditions).",
-                wildcard(_nag(snapshots[0])): "The final snapshot a managed DB instance's delete takes; its "
+                wildcard(rendered(snapshots[0])): "The final snapshot a managed DB instance's delete takes; its "
                 "name is chosen per task. Creating a snapshot destroys nothing.",
-                wildcard(_nag(snapshots[1])): "The final snapshot a managed Aurora cluster's delete takes; its "
+                wildcard(rendered(snapshots[1])): "The final snapshot a managed Aurora cluster's delete takes; its "
                 "name is chosen per task. Creating a snapshot destroys nothing.",
-                wildcard(_nag(rds_secret)): "RDS names the master-password secret it creates rds!<id>; only "
+                wildcard(rendered(rds_secret)): "RDS names the master-password secret it creates rds!<id>; only "
                 "that prefix, only CreateSecret/TagResource (ManageMasterUserPassword).",
-                wildcard(_nag(table)): "Table names are chosen per task; creation needs the MiyabiManaged=true "
+                wildcard(rendered(table)): "Table names are chosen per task; creation needs the MiyabiManaged=true "
                 "request tag, changes and deletes the MiyabiManaged=true resource tag; reads are describe-only.",
-                wildcard(_nag(stack)): "Stack names are chosen per task; creation needs the MiyabiManaged=true "
+                wildcard(rendered(stack)): "Stack names are chosen per task; creation needs the MiyabiManaged=true "
                 "request tag, updates, change sets, drift detection and deletes the resource tag.",
-                wildcard(_nag(change_set)): "Read-only: DescribeChangeSet of the change sets the agent creates.",
-                wildcard(_nag(cfn_role)): "PassRole of the one CloudFormation execution role name in any member "
+                wildcard(rendered(change_set)): "Read-only: DescribeChangeSet of the change sets the agent creates.",
+                wildcard(rendered(cfn_role)): "PassRole of the one CloudFormation execution role name in any member "
                 "account, only to cloudformation.amazonaws.com.",
             },
         )

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .functions import AgentFunctions
-from .nag import acknowledge, arn_of, wildcard
+from .nag import acknowledge, arn_of, rendered, wildcard
 from .permissions import RESOURCE_STEPS
 from .settings import TAG_KEY, TAG_VALUE
 from .state import AgentState
@@ -25,10 +25,6 @@ VIA_EFS = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["elasticfilesystem.ama
 
 def _own(service: str, resource: str, *, region: str = "*") -> str:
     return f"arn:{Aws.PARTITION}:{service}:{region}:{Aws.ACCOUNT_ID}:{resource}"
-
-
-def _nag(resource: str) -> str:
-    return resource.replace(Aws.PARTITION, "<AWS::Partition>").replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
 
 
 def _statement(sid: str, actions: list[str], resources: list[str], conditions: Any = None) -> iam.PolicyStatement:
@@ -327,39 +323,39 @@ class NetProviderPolicies(Construct):
 _FINDINGS: dict[str, str] = {
     wildcard("*"): "Describe/List/Get calls of EC2, EFS, Auto Scaling, ELBv2, CloudWatch and X-Ray used by the "
     "providers support no resource-level permissions (they list or filter the account's resources).",
-    wildcard(_nag(_own("ec2", "vpc/*"))): "Any VPC of this account, but creation needs the MiyabiManaged=true "
+    wildcard(rendered(_own("ec2", "vpc/*"))): "Any VPC of this account, but creation needs the MiyabiManaged=true "
     "request tag and every change or delete needs the MiyabiManaged=true resource tag (conditions).",
-    wildcard(_nag(_own("ec2", "subnet/*"))): "Subnets: created only with the MiyabiManaged=true request tag, "
+    wildcard(rendered(_own("ec2", "subnet/*"))): "Subnets: created only with the MiyabiManaged=true request tag, "
     "changed/deleted only with the resource tag; mount-target interfaces only in managed subnets.",
-    wildcard(_nag(_own("ec2", "internet-gateway/*"))): "Internet gateways: created with the MiyabiManaged=true "
+    wildcard(rendered(_own("ec2", "internet-gateway/*"))): "Internet gateways: created with the MiyabiManaged=true "
     "request tag, detached/deleted only with the resource tag.",
-    wildcard(_nag(_own("ec2", "route-table/*"))): "Route tables: created with the MiyabiManaged=true request tag, "
+    wildcard(rendered(_own("ec2", "route-table/*"))): "Route tables: created with the MiyabiManaged=true request tag, "
     "changed/deleted only with the resource tag.",
-    wildcard(_nag(_own("ec2", "volume/*"))): "EBS volumes: tag-conditioned create, modify, detach and delete.",
-    wildcard(_nag(_own("ec2", "launch-template/*"))): "Launch templates of Auto Scaling groups: tag-conditioned.",
-    wildcard(_nag(SNAPSHOTS)): "Reading a snapshot (of any owner) to create a volume from it; the new volume "
+    wildcard(rendered(_own("ec2", "volume/*"))): "EBS volumes: tag-conditioned create, modify, detach and delete.",
+    wildcard(rendered(_own("ec2", "launch-template/*"))): "Launch templates of Auto Scaling groups: tag-conditioned.",
+    wildcard(rendered(SNAPSHOTS)): "Reading a snapshot (of any owner) to create a volume from it; the new volume "
     "itself needs the MiyabiManaged=true request tag (the other statement).",
-    wildcard(_nag(_own("ec2", "instance/*"))): "DetachVolume also authorizes on the instance; the volume it "
+    wildcard(rendered(_own("ec2", "instance/*"))): "DetachVolume also authorizes on the instance; the volume it "
     "detaches must carry MiyabiManaged=true (the other statement), so only managed volumes are detached.",
-    wildcard(_nag(_own("ec2", "network-interface/*"))): "Mount target interfaces, only when EFS makes the call "
+    wildcard(rendered(_own("ec2", "network-interface/*"))): "Mount target interfaces, only when EFS makes the call "
     "(aws:CalledVia elasticfilesystem.amazonaws.com) on a managed file system.",
-    wildcard(_nag(_own("ec2", "security-group/*"))): "Security groups a mount target interface joins, only through "
+    wildcard(rendered(_own("ec2", "security-group/*"))): "Security groups a mount target interface joins, only through "
     "EFS (aws:CalledVia).",
-    wildcard(_nag(_own("elasticfilesystem", "file-system/*"))): "EFS file systems: create with the "
+    wildcard(rendered(_own("elasticfilesystem", "file-system/*"))): "EFS file systems: create with the "
     "MiyabiManaged=true request tag, every change or delete with the resource tag.",
-    wildcard(_nag(_own("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*"))): "Auto Scaling groups: "
+    wildcard(rendered(_own("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*"))): "Auto Scaling groups: "
     "tag-conditioned create, capacity change and (force) delete.",
-    wildcard(_nag(_own("elasticloadbalancing", "loadbalancer/app/*/*"))): "Application load balancers: "
+    wildcard(rendered(_own("elasticloadbalancing", "loadbalancer/app/*/*"))): "Application load balancers: "
     "tag-conditioned create, listener creation and delete.",
-    wildcard(_nag(_own("elasticloadbalancing", "targetgroup/*/*"))): "Target groups of the agent's load balancers: "
+    wildcard(rendered(_own("elasticloadbalancing", "targetgroup/*/*"))): "Target groups of the agent's load balancers: "
     "created with the request tag, changed/deleted with the resource tag.",
-    wildcard(_nag(_own("elasticloadbalancing", "listener/app/*/*/*"))): "Listeners: tagged at creation, changed "
+    wildcard(rendered(_own("elasticloadbalancing", "listener/app/*/*/*"))): "Listeners: tagged at creation, changed "
     "and deleted only with the MiyabiManaged=true resource tag.",
-    wildcard(_nag(_own("cloudwatch", "alarm:*"))): "CloudWatch alarms: created with the request tag, changed "
+    wildcard(rendered(_own("cloudwatch", "alarm:*"))): "CloudWatch alarms: created with the request tag, changed "
     "and deleted with the resource tag.",
-    wildcard(_nag(f"arn:{Aws.PARTITION}:cloudwatch::{Aws.ACCOUNT_ID}:dashboard/{DASHBOARD_PREFIX}*")): "Only "
+    wildcard(rendered(f"arn:{Aws.PARTITION}:cloudwatch::{Aws.ACCOUNT_ID}:dashboard/{DASHBOARD_PREFIX}*")): "Only "
     "dashboards named with the agent's prefix (dashboards cannot be tagged).",
-    wildcard(_nag(_own("xray", "group/*/*"))): "X-Ray groups: tag-conditioned create, update and delete.",
-    wildcard(_nag(_own("xray", "sampling-rule/*"))): "X-Ray sampling rules: created with the "
+    wildcard(rendered(_own("xray", "group/*/*"))): "X-Ray groups: tag-conditioned create, update and delete.",
+    wildcard(rendered(_own("xray", "sampling-rule/*"))): "X-Ray sampling rules: created with the "
     "MiyabiManaged=true request tag, changed/deleted with the resource tag.",
 }

@@ -65,3 +65,8 @@ def agent_config(scope: Construct) -> tuple[dict[str, Any], AgentConfig]:
 def event_bus_name(scope: Construct) -> str:
     """The agent's own EventBridge bus name (context `aws-agent:event-bus-name`, default `aws-agent`)."""
     return str(scope.node.try_get_context(EVENT_BUS_CONTEXT_KEY) or DEFAULT_EVENT_BUS_NAME)
+
+
+def managed_condition(key: str = "aws:ResourceTag") -> dict[str, dict[str, str]]:
+    """`<key>/MiyabiManaged = true`: aws:ResourceTag for changes, aws:RequestTag for creations."""
+    return {"StringEquals": {f"{key}/{TAG_KEY}": TAG_VALUE}}

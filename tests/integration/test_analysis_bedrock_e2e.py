@@ -3,8 +3,6 @@ the synthesized state machine runs Analyze's outcomes to their end, with exactly
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,23 +22,8 @@ pytestmark = pytest.mark.e2e
 def agent(local_agent: Any) -> Iterator[Any]:
     """The shared embedded agent with the Bedrock analyzer enabled in its configuration (as a deployment sets it;
     the template's only other difference, the analyze function's bedrock:InvokeModel grant, moto does not check)."""
-    from aws_agent.pipeline.runtime import runtime
-    from aws_agent.settings import settings
-
-    saved = os.environ.get("AGENT_CONFIG")
-    config = json.loads(saved or "{}")
-    os.environ["AGENT_CONFIG"] = json.dumps({**config, "bedrock": {"enabled": True, "model_id": CONFIG.model_id}})
-    settings.cache_clear()
-    runtime.cache_clear()
-    try:
-        yield local_agent
-    finally:
-        if saved is None:
-            os.environ.pop("AGENT_CONFIG", None)
-        else:
-            os.environ["AGENT_CONFIG"] = saved
-        settings.cache_clear()
-        runtime.cache_clear()
+    with local_agent.configured(bedrock={"enabled": True, "model_id": CONFIG.model_id}) as configured:
+        yield configured
 
 
 def _issue_task(task_id: str, title: str, body: str = "") -> dict[str, Any]:

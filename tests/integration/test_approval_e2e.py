@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -51,21 +50,9 @@ def seen() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def deployment_config(local_agent: Any) -> Iterator[Any]:
-    """Redeploy-equivalent: change the deployment's configuration (AGENT_CONFIG) for one test, then restore it."""
-    from aws_agent.pipeline.runtime import runtime
-    from aws_agent.settings import settings
-
-    saved = os.environ["AGENT_CONFIG"]
-
-    def apply(policies: dict[str, Any]) -> None:
-        os.environ["AGENT_CONFIG"] = json.dumps({**json.loads(saved), "policies": policies})
-        settings.cache_clear()
-        runtime.cache_clear()
-
-    yield apply
-    os.environ["AGENT_CONFIG"] = saved
-    settings.cache_clear()
-    runtime.cache_clear()
+    """Redeploy-equivalent: change the deployment's configuration (its `policies`) for one test, then restore it."""
+    with ExitStack() as stack:
+        yield lambda policies: stack.enter_context(local_agent.configured(policies=policies))
 
 
 def _cli(*args: str) -> Any:

@@ -6,8 +6,6 @@ changes), and a cascade delete removes the chain in reverse order.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,28 +20,10 @@ NET_TYPES = ["VpcNetwork", "EfsFileSystem", "CloudWatch", "EbsVolume", "AutoScal
 
 @pytest.fixture(scope="module")
 def agent(local_agent: Any) -> Iterator[Any]:
-    """The shared local agent, configured as a deployment that allows the network types would be.
-
-    The Guard's allow-list comes from AGENT_CONFIG (CDK context `aws-agent:config` in the cloud); the in-process
-    handlers read it from the environment, so this widens it for this module and restores it afterwards.
-    """
-    from aws_agent.pipeline.runtime import runtime
-    from aws_agent.settings import settings
-
-    saved = os.environ["AGENT_CONFIG"]
-    config = json.loads(saved)
-    config["allowed_resource_types"] = sorted(
-        {*config.get("allowed_resource_types", ["S3Bucket", "Ec2Instance", "LambdaFunction"]), *NET_TYPES}
-    )
-    os.environ["AGENT_CONFIG"] = json.dumps(config)
-    settings.cache_clear()
-    runtime.cache_clear()
-    try:
-        yield local_agent
-    finally:
-        os.environ["AGENT_CONFIG"] = saved
-        settings.cache_clear()
-        runtime.cache_clear()
+    """The shared local agent, configured as a deployment that allows the network types would be (the Guard's
+    allow-list is CDK context `aws-agent:config` in the cloud)."""
+    with local_agent.configured(allowed_resource_types=sorted({"S3Bucket", "Ec2Instance", *NET_TYPES})) as configured:
+        yield configured
 
 
 def _run(agent: Any, task_id: str, task: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,25 +16,8 @@ ACCOUNT = "123456789012"
 @pytest.fixture
 def edge_agent(local_agent: Any) -> Iterator[Any]:
     """The shared local agent, deployed with the edge types in its guard allow-list (as an operator would)."""
-    from aws_agent.config import AgentConfig
-    from aws_agent.pipeline.runtime import runtime
-    from aws_agent.settings import settings
-
-    saved = os.environ.get("AGENT_CONFIG")
-    config = json.loads(saved or "{}")
-    allowed = config.get("allowed_resource_types") or [t.value for t in AgentConfig().allowed_resource_types]
-    os.environ["AGENT_CONFIG"] = json.dumps({**config, "allowed_resource_types": sorted({*allowed, *EDGE_TYPES})})
-    settings.cache_clear()
-    runtime.cache_clear()
-    try:
-        yield local_agent
-    finally:
-        if saved is None:
-            os.environ.pop("AGENT_CONFIG", None)
-        else:
-            os.environ["AGENT_CONFIG"] = saved
-        settings.cache_clear()
-        runtime.cache_clear()
+    with local_agent.configured(allowed_resource_types=sorted({"S3Bucket", *EDGE_TYPES})) as configured:
+        yield configured
 
 
 def _run(agent: Any, task_id: str, task: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,6 @@ Runs on the session's embedded AWS (`local_agent`), at the size RELIABILITY_SIZE
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,21 +56,5 @@ RELIABILITY_POLICIES = {
 
 @pytest.fixture(scope="module", autouse=True)
 def fleet_sized_policies(local_agent: Any) -> Iterator[None]:
-    from aws_agent.pipeline.runtime import runtime
-    from aws_agent.settings import settings
-
-    saved = os.environ.get("AGENT_CONFIG")
-    config = json.loads(saved or "{}")
-    os.environ["AGENT_CONFIG"] = json.dumps({**config, "policies": RELIABILITY_POLICIES})
-    settings.cache_clear()
-    runtime.cache_clear()
-    try:
+    with local_agent.configured(policies=RELIABILITY_POLICIES):
         yield
-    finally:
-        if saved is None:
-            os.environ.pop("AGENT_CONFIG", None)
-        else:
-            os.environ["AGENT_CONFIG"] = saved
-        settings.cache_clear()
-        runtime.cache_clear()
-

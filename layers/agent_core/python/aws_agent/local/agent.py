@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,27 @@ class LocalAgent:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+    @contextmanager
+    def configured(self, **overrides: Any) -> Iterator[LocalAgent]:
+        """The deployment with some configuration keys changed (what `cdk deploy` with new `aws-agent:config` context
+        does in the cloud), restored afterwards. The in-process handlers read AGENT_CONFIG, so no redeploy is needed."""
+        from ..pipeline.runtime import runtime
+        from ..settings import settings
+
+        saved = os.environ.get("AGENT_CONFIG")
+        os.environ["AGENT_CONFIG"] = json.dumps({**json.loads(saved or "{}"), **overrides})
+        settings.cache_clear()
+        runtime.cache_clear()
+        try:
+            yield self
+        finally:
+            if saved is None:
+                os.environ.pop("AGENT_CONFIG", None)
+            else:
+                os.environ["AGENT_CONFIG"] = saved
+            settings.cache_clear()
+            runtime.cache_clear()
 
     def _set_env(self, values: dict[str, str]) -> None:
         for key, value in values.items():
