@@ -360,7 +360,8 @@ def hostile_corpus(n: int, tag: str, seed: int = 88) -> list[tuple[str, str, Any
         text = pick(HOSTILE)
         shapes: list[tuple[str, Any]] = [
             ("task id missing", {"task": {"task_type": "CreateResource", "resource_type": "S3Bucket"}}),
-            ("task id with injection", {"task_id": text[:60], "task": {"task_type": "CreateResource"}}),
+            # (prefixed: the suite's observer subscribes to rel-/msg-/event- task ids; an invalid id becomes event-…)
+            ("task id with injection", {"task_id": f"rel-{text}"[:60], "task": {"task_type": "CreateResource"}}),
             ("unknown task type", {"task_id": task_id, "task": {"task_type": text, "resource_type": "S3Bucket"}}),
             (
                 "unknown resource type",

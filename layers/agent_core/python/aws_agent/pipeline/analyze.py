@@ -103,6 +103,8 @@ def build_task(
             + ", ".join(sorted(t.value for t in PIPELINE_TASK_TYPES))
         )
     if task_type not in SWEEP_TASK_TYPES:
+        if resource_type is None:
+            raise InvalidTaskEvent(f"task.resource_type is required for {task_type.value}")
         provider_for(resource_type)  # unknown or unsupported types fail here, with the supported list
     try:
         task = AwsTask(
