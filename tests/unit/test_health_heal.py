@@ -104,6 +104,16 @@ def test_unmanaged_instance_is_never_touched(rt: Runtime, calls: list) -> None:
     assert [e["detail"]["reason"] for e in received(rt) if e["detail-type"] == "HealEscalated"] == ["not-managed"]
 
 
+def test_a_stopped_instance_is_not_rebooted(rt: Runtime, calls: list) -> None:
+    """Stopped on purpose (the cost optimizer, a human): its status alarm escalates, the agent does not start it."""
+    instance = _instance({"MiyabiManaged": "true"})
+    boto3.client("ec2", region_name="us-east-1").stop_instances(InstanceIds=[instance])
+    register(rt, AwsResourceType.EC2_INSTANCE, instance)
+    result = _flap(rt, _status_alarm(instance), 1)[0]
+    assert result["heal"]["reason"] == "heal-failed" and calls == []
+    assert "not running" in next(e for e in received(rt) if e["detail-type"] == "HealEscalated")["detail"]["message"]
+
+
 def test_dry_run_decides_but_does_not_reboot(rt: Runtime, calls: list) -> None:
     rt.settings.config.health.heal_dry_run = True
     instance = _instance({"MiyabiManaged": "true"})

@@ -47,6 +47,9 @@ def _reboot_ec2(rt: Runtime, resource: Managed, config: HealthConfig) -> dict[st
     reservations = ec2.describe_instances(InstanceIds=[resource.id])["Reservations"]
     instance = reservations[0]["Instances"][0]
     _require_managed({t["Key"]: t["Value"] for t in instance.get("Tags", [])}, resource)
+    state = instance.get("State", {}).get("Name")
+    if state != "running":  # e.g. stopped by the cost optimizer or a human: a reboot would be wrong, not a heal
+        raise HealRefused("heal-failed", f"{resource.id} is {state}, not running; the agent does not reboot it")
     if config.heal_dry_run:
         return {"would": f"RebootInstances {resource.id}"}
     ec2.reboot_instances(InstanceIds=[resource.id])
