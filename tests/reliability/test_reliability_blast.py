@@ -221,12 +221,13 @@ def _heal_storm(agent: Any, unmanaged: list[str], managed: list[str]) -> dict[st
             results.append((instance, json.loads(response["Payload"].read())))
     finally:
         InstanceBackend.reboot_instances = original  # type: ignore[method-assign]
-    healed = [i for i, r in results if i in managed and "heal" in r]
+    healed = [i for i, r in results if i in managed and (r.get("heal") or {}).get("healed")]
     return {
         "unmanaged events": len(unmanaged),
         "managed events": len(managed),
         "unmanaged rebooted": sum(1 for i in rebooted if i in unmanaged),
         "managed healed": len(healed),
+        "managed escalated": sum(1 for i, r in results if i in managed and (r.get("heal") or {}).get("escalated")),
     }
 
 
@@ -484,6 +485,8 @@ def test_chaos_run_leaves_unmanaged_resources_untouched(local_agent: Any, observ
             f"{unmanaged_count}",
             "heal: alarm events for unmanaged / managed instances": f"{heal['unmanaged events']} / "
             f"{heal['managed events']}",
-            "heal: unmanaged rebooted / managed healed": f"{heal['unmanaged rebooted']} / {heal['managed healed']}",
+            "heal: unmanaged rebooted / managed rebooted / managed escalated (stopped by the optimizer)": (
+                f"{heal['unmanaged rebooted']} / {heal['managed healed']} / {heal['managed escalated']}"
+            ),
         },
     )
