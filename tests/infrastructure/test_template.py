@@ -466,3 +466,12 @@ def test_every_acknowledgment_has_a_reason(synth: Synthesized) -> None:
     for rule_id, reason in acknowledged.items():
         assert "AwsSolutions-" in rule_id
         assert len(str(reason)) >= 40, rule_id
+
+
+def test_a_finishers_emission_lease_outlasts_its_lambda_timeout() -> None:
+    """A claim to publish a task's outcome is taken over only from a finisher Lambda has already stopped."""
+    from aws_agent.pipeline.finish import EMIT_LEASE_SECONDS
+    from infrastructure.functions import timeout_of
+
+    for step in ("complete", "fail"):
+        assert timeout_of(step).to_seconds() < EMIT_LEASE_SECONDS, step

@@ -22,8 +22,13 @@ from .runtime import Runtime
 
 # The step that failed is the first whose result is missing from the state (Catch keeps the input).
 _STEP_RESULTS = (("task", "Analyze"), ("guard", "Guard"), ("execution", "Execute"), ("registration", "Register"))
-# A finisher that claimed the emission and then vanished (its Lambda died) is presumed dead after this long.
-EMIT_LEASE_SECONDS = 10.0
+# A finisher that claimed the emission is presumed dead only after this long: longer than the finishers' 60 s Lambda
+# timeout (infrastructure/functions.py), so a claim is never taken over from a finisher that may still publish (a
+# shorter lease let a slow first attempt and its retry both publish: 2 of 1,000 tasks in the full load run).
+EMIT_LEASE_SECONDS = 70.0
+# How long a second finisher waits for the first one's event before handing back to the state machine's Retry
+# (whose attempts together outlast the lease, so a dead claimer's event is still published).
+CLAIM_WAIT_SECONDS = 20.0
 
 
 def publish(rt: Runtime, outcome: TaskOutcome) -> None:
@@ -50,7 +55,7 @@ def publish(rt: Runtime, outcome: TaskOutcome) -> None:
 def _claim_emission(rt: Runtime, task_id: str, token: str) -> bool:
     """The right to publish the outcome: one finisher at a time (two may overlap when a step is retried while its
     first attempt still runs). False once the event is out; a claim older than the lease is taken over."""
-    deadline = time.monotonic() + EMIT_LEASE_SECONDS + 5
+    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
     while True:
         now = time.time()
         try:
