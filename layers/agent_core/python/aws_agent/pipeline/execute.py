@@ -19,7 +19,6 @@ from .runtime import Runtime
 POLL_SECONDS = 10
 MAX_CASCADE_POLLS = 720  # two hours at POLL_SECONDS, inside the state machine's three-hour timeout
 MAX_POLLS = 60  # the optimization workflow's wait: ten minutes at 10 s; resources use their provider's deadline
-DISCOVERED_IN_STATE = 200  # Step Functions state is capped at 256 KiB
 
 
 class ResourceTimeout(AgentError):
