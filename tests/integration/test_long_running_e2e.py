@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +47,11 @@ def _states_entered(agent: Any, task_id: str) -> list[str]:
 
     arn = agent.outputs["StateMachineArn"].replace(":stateMachine:", ":execution:") + ":" + execution_name(task_id)
     sfn = boto3.client("stepfunctions")
+    # The task's record turns terminal in RecordFailure/Complete, a state before the execution's end: read the
+    # history once the execution has ended, or its last states may not be in it yet.
+    deadline = time.monotonic() + 60
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
     while True:
