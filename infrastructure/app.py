@@ -44,8 +44,10 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
 
 
 def _member_role_stack(app: cdk.App) -> None:
-    """`cdk deploy MiyabiMemberRole -c aws-agent:agent-account=<management account>`: the member role in one account
-    by hand (the StackSet of the main stack does it for whole OUs). Only added when that context is given."""
+    """`cdk deploy MiyabiMemberRole MiyabiMemberForwarding -c aws-agent:agent-account=<management account>`: the member
+    role and the forwarding rules in one account by hand (the StackSets of the main stack do it for whole OUs; the
+    forwarding stack goes to every region of the account). Only added when that context is given."""
+    from .member_forwarding import MEMBER_FORWARDING_STACK_NAME, MemberForwardingStack
     from .member_role import (
         AGENT_ACCOUNT_CONTEXT,
         AGENT_PRINCIPALS_CONTEXT,
@@ -53,7 +55,7 @@ def _member_role_stack(app: cdk.App) -> None:
         MemberRoleStack,
         context_list,
     )
-    from .settings import agent_config
+    from .settings import agent_config, event_bus_name
 
     agent_account = app.node.try_get_context(AGENT_ACCOUNT_CONTEXT)
     if not agent_account:
@@ -66,5 +68,15 @@ def _member_role_stack(app: cdk.App) -> None:
         agent_principals=context_list(app, AGENT_PRINCIPALS_CONTEXT),
         env=environment(),
         description="AWS Agent member role: assumed by the agent's execution roles in the management account",
+        analytics_reporting=False,
+    )
+    region = os.environ.get("CDK_DEFAULT_REGION") or "us-east-1"
+    MemberForwardingStack(
+        app,
+        MEMBER_FORWARDING_STACK_NAME,
+        config=agent_config(app)[1],
+        agent_bus_arn=f"arn:aws:events:{region}:{agent_account}:event-bus/{event_bus_name(app)}",
+        env=environment(),
+        description="AWS Agent: alarm changes and creation calls of this account and region, to the agent's bus",
         analytics_reporting=False,
     )

@@ -72,8 +72,8 @@ class AgentGuardians(Construct):
         self.findings.grant_write_data(watch)
         messaging.bus.grant_put_events_to(watch)
         watch.add_environment("AGENT_FINDINGS_TABLE", self.findings.table_name)
-        # CloudTrail delivers management events to the default bus of the account they happen in; member accounts
-        # forward theirs to this bus' account (their rollout adds that rule), so one rule here sees the organization.
+        # CloudTrail delivers management events to the default bus of the account they happen in: one rule there for
+        # this account, one on the agent's bus for the member accounts' (forwarded by infrastructure/member_forwarding).
         self.dead_letters = sqs.Queue(
             self,
             "WatchDeadLetters",
@@ -87,6 +87,18 @@ class AgentGuardians(Construct):
             self,
             "CreationWatch",
             description="Cerberus: resource creations (CloudTrail) -> flag unmanaged or non-compliant ones",
+            event_pattern=events.EventPattern(
+                source=event_pattern()["source"],
+                detail_type=event_pattern()["detail-type"],
+                detail=event_pattern()["detail"],
+            ),
+            targets=[targets.LambdaFunction(watch, dead_letter_queue=self.dead_letters, retry_attempts=4)],
+        )
+        self.forwarded_rule = events.Rule(
+            self,
+            "ForwardedCreationWatch",
+            description="Cerberus: member accounts' resource creations, forwarded to the agent's bus",
+            event_bus=messaging.bus,
             event_pattern=events.EventPattern(
                 source=event_pattern()["source"],
                 detail_type=event_pattern()["detail-type"],

@@ -10,6 +10,7 @@ from aws_agent.config import AgentConfig
 from .account_lifecycle import AccountLifecycleWorkflow
 from .discovery import DiscoveryWorkflow, discovery_read_policy, organizations_read_policy
 from .functions import AgentFunctions
+from .member_forwarding import MemberForwarding
 from .member_role import MEMBER_OUS_CONTEXT, MemberRoleStackSet, context_list
 from .messaging import AgentMessaging
 from .nag import acknowledge, arn_of, wildcard
@@ -69,6 +70,10 @@ class OrganizationFeatures(Construct):
                 config=config,
                 organizational_unit_ids=ous,
                 agent_role_arns=[role.role_arn for role in roles if role is not None],
+            )
+            # Their alarm changes and creation calls, forwarded to this bus from every allowed region.
+            self.member_forwarding = MemberForwarding(
+                self, "MemberForwarding", config=config, bus=messaging.bus, organizational_unit_ids=ous
             )
         # Account creation: CreateAccount polled by the workflow's Wait loop (`aws-agent accounts create` starts it).
         self.account_lifecycle = AccountLifecycleWorkflow(

@@ -88,7 +88,11 @@ def _statements_of_role(synth: Synthesized, role: str) -> list[dict[str, Any]]:
 def test_cloudtrail_watch_rule_targets_the_watch_function(synth: Synthesized) -> None:
     rules = [r for r in synth.of_type("AWS::Events::Rule").values()
              if "AWS API Call via CloudTrail" in json.dumps(r["Properties"].get("EventPattern", {}))]  # fmt: skip
-    (rule,) = rules
+    # One on the default bus (this account); one on the agent's bus for member accounts' forwarded calls.
+    (rule,) = [r for r in rules if "EventBusName" not in r["Properties"]]
+    (forwarded,) = [r for r in rules if "EventBusName" in r["Properties"]]
+    assert forwarded["Properties"]["EventPattern"] == rule["Properties"]["EventPattern"]
+    assert forwarded["Properties"]["Targets"][0]["Arn"] == rule["Properties"]["Targets"][0]["Arn"]
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
     assert {"aws.ec2", "aws.s3", "aws.rds"} <= set(pattern["source"])

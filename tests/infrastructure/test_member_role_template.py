@@ -30,14 +30,22 @@ def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+def _member_role_stack_set(synthesized: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    (stack_set,) = [
+        s
+        for s in _of_type(synthesized["AwsAgent"], "AWS::CloudFormation::StackSet").values()
+        if s["Properties"]["StackSetName"] == "MiyabiMemberRole"
+    ]
+    return stack_set
+
+
 def _role(template: dict[str, Any], name: str) -> dict[str, Any]:
     (role,) = [r for r in _of_type(template, "AWS::IAM::Role").values() if r["Properties"].get("RoleName") == name]
     return role
 
 
 def test_stack_set_is_service_managed_and_auto_deploys_to_the_ous(synthesized: dict[str, dict[str, Any]]) -> None:
-    (stack_set,) = _of_type(synthesized["AwsAgent"], "AWS::CloudFormation::StackSet").values()
-    props = stack_set["Properties"]
+    props = _member_role_stack_set(synthesized)["Properties"]
     assert props["PermissionModel"] == "SERVICE_MANAGED"
     assert props["AutoDeployment"] == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
     assert props["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
@@ -64,7 +72,7 @@ def test_member_role_trusts_only_the_agents_roles(synthesized: dict[str, dict[st
             template["Parameters"]["AgentPrincipalArns"]["Default"] == f"arn:aws:iam::{AGENT_ACCOUNT}:role/AwsAgent-*"
         )
     else:
-        (stack_set,) = _of_type(synthesized["AwsAgent"], "AWS::CloudFormation::StackSet").values()
+        stack_set = _member_role_stack_set(synthesized)
         template = json.loads(stack_set["Properties"]["TemplateBody"])
     role = _role(template, "MiyabiAgentRole")["Properties"]
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
@@ -170,5 +178,5 @@ def test_member_role_holds_every_providers_health_and_audit_actions(
 def test_stack_set_body_stays_under_cloudformations_inline_template_limit(
     synthesized: dict[str, dict[str, Any]],
 ) -> None:
-    (stack_set,) = _of_type(synthesized["AwsAgent"], "AWS::CloudFormation::StackSet").values()
+    stack_set = _member_role_stack_set(synthesized)
     assert len(stack_set["Properties"]["TemplateBody"].encode()) < 51_200

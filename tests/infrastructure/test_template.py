@@ -177,7 +177,9 @@ def test_rule_on_the_agent_bus_sends_task_requests_to_the_queue(synth: Synthesiz
     (rule,) = [
         r
         for r in synth.of_type("AWS::Events::Rule").values()
-        if "EventBusName" in r["Properties"] and r["Properties"]["EventPattern"]["source"] != ["aws.cloudwatch"]
+        if "EventBusName" in r["Properties"]
+        and r["Properties"]["EventPattern"]["source"] != ["aws.cloudwatch"]
+        and r["Properties"]["EventPattern"]["detail-type"] != ["AWS API Call via CloudTrail"]  # forwarded, Cerberus
     ]
     assert rule["Properties"]["EventBusName"] == {"Ref": bus_id}
     assert rule["Properties"]["EventPattern"] == {
