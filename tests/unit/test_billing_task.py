@@ -92,7 +92,7 @@ def test_report_event_and_cache(rt: Runtime, ce_calls: list[dict[str, Any]]) -> 
     (event,) = received(rt)
     assert event["source"] == "miyabi.aws-agent" and event["detail-type"] == "BillingReportReady"
     detail = event["detail"]
-    assert detail["total"] == "160.50" and detail["cached"] is False
+    assert detail["total"] == "160.50" and detail["cached"] is False and detail["task_id"] == "bill-1"
     assert [x["key"] for x in detail["by_service"]] == ["Amazon Elastic Compute Cloud - Compute", "AWS Lambda"]
 
     cached = boto3.client("dynamodb", region_name="us-east-1").query(

@@ -269,7 +269,8 @@ def billing_task(rt: Runtime, task: AwsTask) -> dict[str, Any]:
     calls: list[str] = []
     ce.meta.events.register("before-call.ce.GetCostAndUsage", lambda **_: calls.append("page"))
     report = billing_report(ce, period, today=today, cache=cache, refresh=refresh)
-    publish_report(rt.events, rt.settings.event_bus, report)
+    # The event names the task (the cached document does not: another task may have cached it).
+    publish_report(rt.events, rt.settings.event_bus, report.model_copy(update={"task_id": task.id}))
     summary = _summary(report, len(calls))
     if task.account_id != rt.agent_account_id:  # a task naming a member account: its line, beside the whole bill
         line = next((x for x in report.by_account if x.key == task.account_id), None)
