@@ -1260,8 +1260,8 @@ def _billing_parameters(title: str, doc: _Doc) -> dict[str, Any]:
         explicit.add(periods[0])
     found = _Candidates()
     for text in [title, *doc.prose]:
-        for period in _period_of(text):
-            found.add(period)
+        for said in _period_of(text):
+            found.add(said)
     period = explicit.pick("period") if explicit.values else found.pick("period")
     if period is not None:
         parameters["period"] = period
