@@ -14,14 +14,17 @@ from constructs import Construct
 
 from aws_agent.config import AgentConfig
 
-from .nag import acknowledge, wildcard, wildcard_action
-from .settings import STACK_NAME, managed_condition
+from .baseline_policy import baseline_acknowledgements, baseline_statements
+from .nag import acknowledge, wildcard
+from .settings import STACK_NAME
 
 MEMBER_ROLE_STACK_NAME = "MiyabiMemberRole"
 AGENT_ACCOUNT_CONTEXT = "aws-agent:agent-account"  # deploy MiyabiMemberRole by hand: the management account
 AGENT_PRINCIPALS_CONTEXT = "aws-agent:agent-principals"  # optional: role ARN patterns allowed to assume
 MEMBER_OUS_CONTEXT = "aws-agent:member-ous"  # the StackSet's target OUs (ids, list or comma-separated)
 STACK_SET_NAME = "MiyabiMemberRole"
+# Reads without resource-level permissions that discovery and cost optimization make here through this one role.
+MEMBER_READS = ("tag:GetResources", "cloudwatch:GetMetricData", "rds:DescribeDBInstances", "rds:ListTagsForResource")
 
 
 def context_list(scope: Construct, key: str) -> list[str]:
@@ -153,18 +156,10 @@ class MemberRoleStack(Stack):
         acknowledge(
             self.policy,
             {
-                wildcard("*"): "Describe/List calls (ec2:Describe*, s3:ListAllMyBuckets, lambda:ListFunctions, "
+                **baseline_acknowledgements(config.lambda_execution_role_name, execution_role_account=Aws.ACCOUNT_ID),
+                wildcard("*"): "Describe/List/Get calls (ec2:Describe*, s3:ListAllMyBuckets, lambda:ListFunctions, "
                 "tag:GetResources, cloudwatch:GetMetricData, rds:Describe*) support no resource-level permissions; "
                 "ec2:RunInstances/CreateTags act on resources that do not exist yet.",
-                wildcard_action("ec2:Describe*"): "Read-only EC2 describes used by the provider and its waiters.",
-                wildcard("arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*"): "Any instance of this "
-                "account, but only when tagged MiyabiManaged=true (condition).",
-                wildcard("arn:<AWS::Partition>:s3:::*"): "Bucket names are chosen per task; S3 evaluates no tag "
-                "conditions without ABAC, so the agent's library refuses buckets not tagged MiyabiManaged=true.",
-                wildcard("arn:<AWS::Partition>:s3:::*/*"): "PutObject into the buckets the agent creates.",
-                wildcard("arn:<AWS::Partition>:lambda:*:<AWS::AccountId>:function:*"): "Functions of this "
-                "account; creation needs the MiyabiManaged=true request tag, changes the resource tag.",
-                wildcard("arn:<AWS::Partition>:ssm:*::parameter/aws/service/ami-*"): "AWS's public AMI aliases.",
             },
         )
         acknowledge(
@@ -178,82 +173,11 @@ class MemberRoleStack(Stack):
 
 
 def member_statements(lambda_execution_role_name: str) -> list[iam.PolicyStatement]:
-    """Least privilege in a member account: reads; creates carry the managed tag; changes need it where checkable."""
-    own = f"arn:{Aws.PARTITION}"
-    instances = f"{own}:ec2:*:{Aws.ACCOUNT_ID}:instance/*"
-    functions = f"{own}:lambda:*:{Aws.ACCOUNT_ID}:function:*"
-    buckets = f"{own}:s3:::*"
-    execution_role = f"{own}:iam::{Aws.ACCOUNT_ID}:role/{lambda_execution_role_name}"
-    return [
-        iam.PolicyStatement(
-            sid="Read",
-            actions=[
-                "ec2:Describe*",
-                "s3:ListAllMyBuckets",
-                "lambda:ListFunctions",
-                "tag:GetResources",
-                "cloudwatch:GetMetricData",
-                "rds:DescribeDBInstances",
-                "rds:ListTagsForResource",
-            ],
-            resources=["*"],
-        ),
-        iam.PolicyStatement(sid="Ec2Launch", actions=["ec2:RunInstances", "ec2:CreateTags"], resources=["*"]),
-        iam.PolicyStatement(
-            sid="Ec2ManagedInstancesOnly",
-            actions=[
-                "ec2:StopInstances",
-                "ec2:StartInstances",
-                "ec2:RebootInstances",
-                "ec2:TerminateInstances",
-                "ec2:ModifyInstanceAttribute",
-            ],
-            resources=[instances],
-            conditions=managed_condition(),
-        ),
-        iam.PolicyStatement(
-            sid="S3Buckets",
-            actions=[
-                "s3:CreateBucket",
-                "s3:PutBucketTagging",
-                "s3:GetBucketTagging",
-                "s3:PutEncryptionConfiguration",
-                "s3:PutBucketPublicAccessBlock",
-                "s3:PutBucketVersioning",
-                "s3:GetBucketVersioning",
-                "s3:ListBucket",
-                "s3:GetBucketLocation",
-                "s3:DeleteBucket",
-            ],
-            resources=[buckets],
-        ),
-        iam.PolicyStatement(sid="S3PutObject", actions=["s3:PutObject"], resources=[f"{buckets}/*"]),
-        iam.PolicyStatement(
-            sid="LambdaCreateTaggedOnly",
-            actions=["lambda:CreateFunction", "lambda:TagResource"],
-            resources=[functions],
-            conditions=managed_condition("aws:RequestTag"),
-        ),
-        iam.PolicyStatement(
-            sid="LambdaChangeManagedOnly",
-            actions=["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction"],
-            resources=[functions],
-            conditions=managed_condition(),
-        ),
-        iam.PolicyStatement(sid="LambdaRead", actions=["lambda:GetFunction", "lambda:ListTags"], resources=[functions]),
-        iam.PolicyStatement(
-            sid="PassLambdaExecutionRole",
-            actions=["iam:PassRole"],
-            resources=[execution_role],
-            conditions={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
-        ),
-        iam.PolicyStatement(sid="ReadLambdaExecutionRole", actions=["iam:GetRole"], resources=[execution_role]),
-        iam.PolicyStatement(
-            sid="PublicAmiParameters",
-            actions=["ssm:GetParameter"],
-            resources=[f"{own}:ssm:*::parameter/aws/service/ami-*"],
-        ),
-    ]
+    """Least privilege in a member account: the agent's baseline statements (the execution role of this account),
+    plus the reads discovery and cost optimization need here."""
+    return baseline_statements(
+        lambda_execution_role_name, execution_role_account=Aws.ACCOUNT_ID, extra_reads=MEMBER_READS
+    )
 
 
 def member_role_template(config: AgentConfig) -> dict[str, Any]:

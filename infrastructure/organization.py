@@ -7,6 +7,7 @@ from constructs import Construct
 
 from aws_agent.config import AgentConfig
 
+from .account_lifecycle import AccountLifecycleWorkflow
 from .billing import billing_policy
 from .discovery import DiscoveryWorkflow, discovery_read_policy, organizations_read_policy
 from .functions import AgentFunctions
@@ -71,6 +72,15 @@ class OrganizationFeatures(Construct):
                 organizational_unit_ids=ous,
                 agent_role_arns=[role.role_arn for role in roles if role is not None],
             )
+        # Account creation: CreateAccount polled by the workflow's Wait loop (`aws-agent accounts create` starts it).
+        self.account_lifecycle = AccountLifecycleWorkflow(
+            self, "AccountLifecycle", bus=messaging.bus, role_tag=config.multi_account.account_role_tag
+        )
+        CfnOutput(
+            scope,
+            "AccountLifecycleStateMachineArn",
+            value=self.account_lifecycle.state_machine.state_machine_arn,
+        )
         CfnOutput(
             scope,
             "DiscoveryStateMachineArn",

@@ -10,10 +10,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from .baseline_policy import baseline_acknowledgements, baseline_statements
 from .functions import AgentFunctions
 from .messaging import AgentMessaging
-from .nag import acknowledge, arn_of, rendered, wildcard, wildcard_action
-from .settings import managed_condition
+from .nag import acknowledge, arn_of, rendered, wildcard
 from .state import AgentState
 
 RESOURCE_STEPS = ("execute", "status", "tag")
@@ -61,108 +61,18 @@ class ResourceManagementPolicy(Construct):
         lambda_execution_role_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        own = f"arn:{Aws.PARTITION}"
-        instances = f"{own}:ec2:*:{Aws.ACCOUNT_ID}:instance/*"
-        lambda_functions = f"{own}:lambda:*:{Aws.ACCOUNT_ID}:function:*"
-        buckets = f"{own}:s3:::*"
-        execution_role = f"{own}:iam::*:role/{lambda_execution_role_name}"
+        member_role = f"arn:{Aws.PARTITION}:iam::*:role/{member_role_name}"
         statements = [
-            iam.PolicyStatement(
-                sid="Ec2LaunchAndDescribe",
-                actions=["ec2:RunInstances", "ec2:CreateTags", "ec2:Describe*"],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="Ec2ManagedInstancesOnly",
-                actions=[
-                    "ec2:StopInstances",
-                    "ec2:StartInstances",
-                    "ec2:RebootInstances",  # beyond the spec's list: the EC2 provider reboots on request
-                    "ec2:TerminateInstances",
-                    "ec2:ModifyInstanceAttribute",
-                ],
-                resources=[instances],
-                conditions=managed_condition(),
-            ),
-            iam.PolicyStatement(
-                sid="S3Buckets",
-                actions=[
-                    "s3:CreateBucket",
-                    "s3:PutBucketTagging",
-                    "s3:TagResource",  # beyond the spec's list: tags given to CreateBucket itself
-                    "s3:GetBucketTagging",
-                    "s3:PutEncryptionConfiguration",
-                    "s3:PutBucketPublicAccessBlock",
-                    "s3:PutBucketVersioning",
-                    "s3:GetBucketVersioning",  # beyond the spec's list: the S3 provider reads it back
-                    "s3:ListBucket",
-                    "s3:GetBucketLocation",
-                ],
-                resources=[buckets],
-            ),
-            # S3 evaluates aws:ResourceTag on a bucket only when ABAC is enabled on it (PutBucketAbac), so a tag
-            # condition here would deny every delete. The provider checks MiyabiManaged=true before deleting and
-            # deletes only empty buckets (it never deletes objects).
-            iam.PolicyStatement(sid="S3DeleteEmptyBuckets", actions=["s3:DeleteBucket"], resources=[buckets]),
-            iam.PolicyStatement(sid="S3PutObject", actions=["s3:PutObject"], resources=[f"{buckets}/*"]),
-            iam.PolicyStatement(sid="S3ListBuckets", actions=["s3:ListAllMyBuckets"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="LambdaCreateTaggedOnly",
-                actions=["lambda:CreateFunction", "lambda:TagResource"],
-                resources=[lambda_functions],
-                conditions=managed_condition("aws:RequestTag"),
-            ),
-            iam.PolicyStatement(
-                sid="LambdaChangeManagedOnly",
-                actions=["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:DeleteFunction"],
-                resources=[lambda_functions],
-                conditions=managed_condition(),
-            ),
-            iam.PolicyStatement(
-                sid="LambdaRead", actions=["lambda:GetFunction", "lambda:ListTags"], resources=[lambda_functions]
-            ),
-            iam.PolicyStatement(sid="LambdaList", actions=["lambda:ListFunctions"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="PassLambdaExecutionRole",
-                actions=["iam:PassRole"],
-                resources=[execution_role],
-                conditions={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
-            ),
-            # Beyond the spec's list: the Lambda provider looks the execution role up before CreateFunction.
-            iam.PolicyStatement(sid="ReadLambdaExecutionRole", actions=["iam:GetRole"], resources=[execution_role]),
-            iam.PolicyStatement(
-                sid="PublicAmiParameters",
-                actions=["ssm:GetParameter"],
-                resources=[f"{own}:ssm:*::parameter/aws/service/ami-*"],
-            ),
-            iam.PolicyStatement(
-                sid="AssumeMemberAccountRole",
-                actions=["sts:AssumeRole"],
-                resources=[f"{own}:iam::*:role/{member_role_name}"],
-            ),
+            *baseline_statements(lambda_execution_role_name),
+            iam.PolicyStatement(sid="AssumeMemberAccountRole", actions=["sts:AssumeRole"], resources=[member_role]),
         ]
         roles = [fn.role for fn in functions if fn.role is not None]
         self.policy = iam.Policy(self, "Policy", statements=statements, roles=roles)
         acknowledge(
             self.policy,
             {
-                wildcard("*"): "ec2:RunInstances/CreateTags act on resources that do not exist yet (instance, "
-                "volume, ENI); ec2:Describe*, s3:ListAllMyBuckets and lambda:ListFunctions support no "
-                "resource-level permissions.",
-                wildcard_action("ec2:Describe*"): "Read-only: the EC2 provider needs DescribeInstances, "
-                "DescribeInstanceTypes and DescribeImages (and its waiters); every Describe action is read-only.",
-                wildcard(rendered(instances)): "Any instance of this account, but only when tagged "
-                "MiyabiManaged=true (condition).",
-                wildcard(rendered(buckets)): "Bucket names are chosen per task; DeleteBucket is limited to "
-                "MiyabiManaged=true buckets and the domain library refuses unmanaged ones.",
-                wildcard(rendered(f"{buckets}/*")): "PutObject into buckets the agent creates (names chosen per task).",
-                wildcard(rendered(lambda_functions)): "Functions of this account; creation needs the "
-                "MiyabiManaged=true request tag and every change needs the MiyabiManaged=true resource tag.",
-                wildcard(rendered(execution_role)): "GetRole/PassRole of the one execution role name in any "
-                "member account; PassRole only to lambda.amazonaws.com.",
-                wildcard(rendered(f"{own}:ssm:*::parameter/aws/service/ami-*")): "AWS's public AMI-alias "
-                "parameters (read-only) in any region the agent may launch into.",
-                wildcard(rendered(f"{own}:iam::*:role/{member_role_name}")): "The spec's cross-account model: "
+                **baseline_acknowledgements(lambda_execution_role_name),
+                wildcard(rendered(member_role)): "The spec's cross-account model: "
                 "assume the one MiyabiAgentRole name in each member account of the organization.",
             },
         )

@@ -19,7 +19,9 @@ def parse_definition(definition_string: Any) -> dict[str, Any]:
 
 def _discovery(synth: Synthesized) -> tuple[str, dict[str, Any]]:
     ((logical_id, machine),) = [
-        (k, v) for k, v in synth.of_type("AWS::StepFunctions::StateMachine").items() if k.startswith("Organization")
+        (k, v)
+        for k, v in synth.of_type("AWS::StepFunctions::StateMachine").items()
+        if k.startswith("OrganizationDiscovery")
     ]
     return logical_id, parse_definition(machine["Properties"]["DefinitionString"])
 

@@ -1,27 +1,27 @@
-"""Account lifecycle on a moto organization: create through a wait loop, move, tag, list; close is refused."""
+"""Account lifecycle: requests checked before the creation workflow, its outcome read back; move, tag; close refused."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 from organization import make_org
+from pydantic import ValidationError
 
 from aws_agent.accounts.directory import AccountDirectory
 from aws_agent.accounts.lifecycle import (
-    AccountCreation,
+    AccountRequest,
     ApprovalRequired,
+    account_creation,
     close_account,
-    create_account,
-    creation_status,
-    finish_creation,
     move_account,
-    wait_for_account,
+    tag_account,
+    wait_for_creation,
 )
 from aws_agent.basics import AccountRole
-from aws_agent.errors import AwsCallFailed, TaskAnalysisError
 
 pytestmark = pytest.mark.usefixtures("mocked_aws")
 
@@ -30,57 +30,74 @@ def organizations() -> Any:
     return boto3.client("organizations", region_name="us-east-1")
 
 
-def test_create_move_and_tag_through_the_wait_loop() -> None:
+def test_move_and_tag_an_account() -> None:
     org = make_org()
     client = organizations()
-    creation = create_account(client, "Hermes", "hermes@example.com", AccountRole.PRODUCTION)
-    done = wait_for_account(client, creation)
-    assert done.ready and done.state == "SUCCEEDED" and done.account_id
-    account_id = finish_creation(client, done, role=AccountRole.PRODUCTION, destination=org.ous["Production"])
+    apollo = org.accounts["Apollo"]
+    left = move_account(client, apollo, org.ous["Security"])
+    assert left == org.ous["Production"]
+    assert move_account(client, apollo, org.ous["Security"]) == org.ous["Security"]  # already there: no call
+    tag_account(client, apollo, AccountRole.SECURITY)
     directory = AccountDirectory.load(client)
-    hermes = directory.find("hermes")
-    assert hermes is not None and hermes.id == account_id
-    assert hermes.parent_id == org.ous["Production"] and hermes.role is AccountRole.PRODUCTION
-    assert hermes.tags["MiyabiAccountRole"] == "Production" and hermes.tags["MiyabiManaged"] == "true"
-    assert move_account(client, account_id, org.ous["Production"]) == org.ous["Production"]  # already there
+    moved = directory.find("apollo")
+    assert moved is not None and moved.parent_id == org.ous["Security"] and moved.role is AccountRole.SECURITY
 
 
-def test_in_progress_request_is_polled_until_it_succeeds() -> None:
-    """Organizations creates accounts asynchronously; moto answers SUCCEEDED at once, so the states before are stubbed
-    against the real service model."""
-    client = boto3.client("organizations", region_name="us-east-1")
+def test_account_request_is_checked_before_the_workflow_starts() -> None:
+    request = AccountRequest(name=" Hermes ", email="hermes@example.com", role=AccountRole.PRODUCTION)
+    assert request.workflow_input() == {"name": "Hermes", "email": "hermes@example.com", "role": "Production"}
+    placed = AccountRequest(
+        name="Hermes", email="hermes@example.com", role="Production", destination="ou-ab12-cd34ef56"
+    )
+    assert placed.workflow_input()["destination"] == "ou-ab12-cd34ef56"
+    for bad in (
+        {"email": "not-an-email"},
+        {"name": ""},
+        {"name": "x" * 51},
+        {"role": "Emperor"},
+        {"destination": "Sandbox"},  # a name: the CLI resolves names to ids first
+        {"extra": "field"},
+    ):
+        with pytest.raises(ValidationError):
+            AccountRequest.model_validate(
+                {"name": "Hermes", "email": "hermes@example.com", "role": "Production", **bad}
+            )
+
+
+def test_execution_name_is_per_email_address() -> None:
+    one = AccountRequest(name="Hermes / prod", email="Hermes@Example.com", role=AccountRole.PRODUCTION)
+    same = AccountRequest(name="Hermes / prod", email="hermes@example.com", role=AccountRole.DEVELOPMENT)
+    other = AccountRequest(name="Hermes / prod", email="hermes2@example.com", role=AccountRole.PRODUCTION)
+    assert one.execution_name() == same.execution_name() != other.execution_name()
+    assert one.execution_name().startswith("account-Hermes---prod-") and len(one.execution_name()) <= 80
+    assert "example" not in one.execution_name()  # the address is not shown in the execution's name
+
+
+def test_workflow_outcomes_are_read_from_the_execution() -> None:
+    """DescribeExecution's output and error become the run; the service model checks the stubbed shapes."""
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = "arn:aws:states:us-east-1:123456789012:execution:lifecycle:account-Hermes-0123"
+    base = {"executionArn": arn, "stateMachineArn": arn, "startDate": "2026-11-26T00:00:00Z"}
+    output = {"account_id": "555555555555", "parent_id": "ou-ab12-cd34ef56", "polls": 4}
     stubber = Stubber(client)
-    base = {"Id": "car-1234567890abcdef", "AccountName": "Hermes"}
-    stubber.add_response("create_account", {"CreateAccountStatus": {**base, "State": "IN_PROGRESS"}})
-    for state in ("IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"):
-        extra = {"AccountId": "555555555555"} if state == "SUCCEEDED" else {}
-        stubber.add_response(
-            "describe_create_account_status",
-            {"CreateAccountStatus": {**base, "State": state, **extra}},
-            {"CreateAccountRequestId": base["Id"]},
-        )
+    stubber.add_response("describe_execution", {**base, "status": "RUNNING"})
+    stubber.add_response("describe_execution", {**base, "status": "SUCCEEDED", "output": json.dumps(output)})
+    stubber.add_response(
+        "describe_execution",
+        {**base, "status": "FAILED", "error": "AccountCreationFailed", "cause": "EMAIL_ALREADY_EXISTS"},
+    )
     slept: list[float] = []
     with stubber:
-        creation = create_account(client, "Hermes", "hermes@example.com", AccountRole.DEVELOPMENT)
-        assert creation.ready is False
-        done = wait_for_account(client, creation, sleep=slept.append, poll_seconds=10)
-    assert done.account_id == "555555555555" and slept == [10, 10, 10]
-
-
-def test_failed_creation_and_bad_input_are_clear_errors() -> None:
-    client = organizations()
-    with pytest.raises(TaskAnalysisError, match="e-mail"):
-        create_account(client, "Hermes", "not-an-email", AccountRole.DEVELOPMENT)
-    failed = AccountCreation("car-1", "FAILED", failure_reason="EMAIL_ALREADY_EXISTS")
-    with pytest.raises(AwsCallFailed, match="EMAIL_ALREADY_EXISTS"):
-        finish_creation(client, failed, role=AccountRole.DEVELOPMENT, destination=None)
-
-
-def test_status_reads_the_request() -> None:
-    make_org()
-    client = organizations()
-    creation = create_account(client, "Iris", "iris@example.com", AccountRole.SECURITY)
-    assert creation_status(client, creation.request_id).account_id is not None
+        run = wait_for_creation(client, arn, sleep=slept.append, poll_seconds=5)
+        failed = account_creation(client, arn)
+    assert (run.status, run.account_id, run.parent_id, run.polls) == (
+        "SUCCEEDED",
+        "555555555555",
+        "ou-ab12-cd34ef56",
+        4,
+    )
+    assert slept == [5]
+    assert failed.done and failed.error == "AccountCreationFailed" and failed.cause == "EMAIL_ALREADY_EXISTS"
 
 
 def test_closing_an_account_is_refused_without_approval() -> None:

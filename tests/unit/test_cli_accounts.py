@@ -22,29 +22,23 @@ def test_accounts_list_shows_roles() -> None:
     assert "Production" in result.output and "Security" in result.output and "(management)" in result.output
 
 
-def test_accounts_create_and_move() -> None:
-    make_org()
-    result = runner.invoke(
-        app,
-        [
-            "accounts",
-            "create",
-            "--name",
-            "Hermes",
-            "--email",
-            "h@example.com",
-            "--role",
-            "Production",
-            "--ou",
-            "Production",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    assert "ready, role Production, in Production" in result.output
-    moved = runner.invoke(app, ["accounts", "move", "hermes", "--ou", "Security"])
+def test_accounts_move() -> None:
+    org = make_org()
+    moved = runner.invoke(app, ["accounts", "move", "apollo", "--ou", "Security"])
     assert moved.exit_code == 0 and "to Security" in moved.output, moved.output
     listed = runner.invoke(app, ["accounts", "list"])
-    assert "Hermes" in listed.output
+    assert org.accounts["Apollo"] in listed.output and "Security" in listed.output
+
+
+def test_accounts_create_needs_the_deployed_workflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Creation runs in the stack's workflow (tests/integration/test_account_lifecycle_e2e.py); a bad request is
+    refused before anything starts."""
+    make_org()
+    args = ["accounts", "create", "--name", "Hermes", "--role", "Production"]
+    refused = runner.invoke(app, [*args, "--email", "not-an-email"])
+    assert refused.exit_code == 2 and "email" in refused.output
+    unknown = runner.invoke(app, [*args, "--email", "h@example.com", "--ou", "Nowhere"])
+    assert unknown.exit_code == 2 and "no OU 'Nowhere'" in unknown.output
 
 
 def test_close_is_refused() -> None:

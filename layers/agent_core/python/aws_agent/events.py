@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from .accounts.events import BillingReport, ResourceDrift
+from .accounts.events import AccountCreated, AccountCreationFailed, BillingReport, ResourceDrift
 from .guardian_events import GUARDIAN_SCHEMAS
 from .health.events import HealEscalated, ServiceAgentHealthChanged
 from .model import AccountId, AwsResourceType, AwsTaskType, HistoricalAgent, Region, TaskId, TaskStatus, utc_now
@@ -169,5 +169,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "HealEscalated": HealEscalated,
     "ResourceDriftDetected": ResourceDrift,
     "BillingReportReady": BillingReport,
+    "AccountCreated": AccountCreated,
+    "AccountCreationFailed": AccountCreationFailed,
 }
 SCHEMAS.update(GUARDIAN_SCHEMAS)

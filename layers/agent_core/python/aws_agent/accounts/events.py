@@ -1,16 +1,19 @@
-"""The organization's events: ResourceDriftDetected (discovery) and BillingReportReady (consolidated billing)."""
+"""The organization's events: ResourceDriftDetected, BillingReportReady, AccountCreated, AccountCreationFailed."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..basics import AccountRole
 from ..model import AccountId, AwsResourceType, Region, ResourceState, utc_now
 
 RESOURCE_DRIFT_DETECTED = "ResourceDriftDetected"
 BILLING_REPORT_READY = "BillingReportReady"
+ACCOUNT_CREATED = "AccountCreated"
+ACCOUNT_CREATION_FAILED = "AccountCreationFailed"
 
 
 class _Strict(BaseModel):
@@ -58,3 +61,32 @@ class BillingReport(_Strict):
     cached: bool = Field(default=False, description="served from the cache: no Cost Explorer request made")
     generated_at: datetime = Field(default_factory=utc_now)
     task_id: str | None = Field(default=None, description="the AnalyzeBilling task that asked for it (none: the CLI)")
+
+
+class AccountCreated(_Strict):
+    """detail of `AccountCreated`, sent by the account-creation workflow once the account exists and is placed."""
+
+    version: Literal["1"] = "1"
+    account_id: AccountId
+    name: str
+    role: AccountRole
+    request_id: str = Field(description="the CreateAccount request id (car-...)")
+    parent_id: str = Field(description="the OU (or root) the account is in now")
+    polls: int = Field(ge=0, description="DescribeCreateAccountStatus calls the wait loop made")
+    created_at: datetime
+
+
+class AccountCreationFailed(_Strict):
+    """detail of `AccountCreationFailed`: AWS refused the request, Organizations reported FAILED, or polls ran out."""
+
+    version: Literal["1"] = "1"
+    name: str
+    role: str = Field(description="the requested AccountRole, as given (empty for an invalid request)")
+    request: dict[str, Any] = Field(
+        description="the last CreateAccountStatus seen (State NOT_STARTED before CreateAccount answered); an "
+        "AccountId here means the account exists but was not moved to its destination"
+    )
+    error: str = Field(description="e.g. CreateAccountFailed, Timeout, or the Organizations error name")
+    cause: str = Field(description="AWS's reason (FailureReason such as EMAIL_ALREADY_EXISTS) or error message")
+    execution: str = Field(description="the workflow execution, whose history has the details")
+    failed_at: datetime

@@ -1,40 +1,28 @@
-"""Account lifecycle: create (asynchronous, polled), move to an OU, tag with its role; closing needs an approval."""
+"""Account lifecycle: create (a workflow polls Organizations), move to an OU, tag with its role; close needs a human."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from ..aws import translate
+from ..aws import error_code, translate
 from ..basics import AccountRole
-from ..errors import AgentError, AwsCallFailed, GuardDenied, ResourceConflict, TaskAnalysisError
+from ..errors import AgentError, GuardDenied, ResourceConflict
 from .directory import DEFAULT_ROLE_TAG
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,250}\.[A-Za-z]{2,}$")
-MANAGED_TAG = "MiyabiManaged"
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class ApprovalRequired(GuardDenied):
     """An operation that only a human approval may allow (closing an account is never automatic)."""
-
-
-@dataclass(frozen=True)
-class AccountCreation:
-    """Where a CreateAccount request stands. `ready` is False while Organizations is still creating the account:
-    the caller's wait loop (the state machine's, or the CLI's) polls `creation_status` again."""
-
-    request_id: str
-    state: str  # IN_PROGRESS | SUCCEEDED | FAILED
-    account_id: str | None = None
-    failure_reason: str | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self.state != "IN_PROGRESS"
 
 
 def _call(doing: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -47,36 +35,98 @@ def _call(doing: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         raise translate(exc, doing) from exc
 
 
-def create_account(
-    organizations: Any, name: str, email: str, role: AccountRole, *, role_tag: str = DEFAULT_ROLE_TAG
-) -> AccountCreation:
-    """Start CreateAccount with the role tag (and MiyabiManaged=true): returns at once, not ready."""
-    if not 1 <= len(name) <= 50:
-        raise TaskAnalysisError("account name must have 1 to 50 characters")
-    if not _EMAIL.match(email):
-        raise TaskAnalysisError(f"{email!r} is not an e-mail address (Organizations needs one per account)")
-    response = _call(
-        f"create account {name}",
-        organizations.create_account,
-        Email=email,
-        AccountName=name,
-        Tags=[{"Key": role_tag, "Value": role.value}, {"Key": MANAGED_TAG, "Value": "true"}],
+class AccountRequest(BaseModel):
+    """A request for a new account, checked before the account-creation workflow starts (AWS checks it again)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
+    email: Annotated[str, StringConstraints(pattern=_EMAIL.pattern)]
+    role: AccountRole
+    destination: Annotated[str, StringConstraints(pattern=r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")] = (
+        ""
     )
-    return _status(response["CreateAccountStatus"])
+
+    def execution_name(self) -> str:
+        """Deterministic per e-mail address (unique per account at AWS): starting the same request twice starts one
+        workflow, and its execution name says which account it creates without showing the address."""
+        digest = hashlib.sha256(self.email.lower().encode()).hexdigest()[:16]
+        return f"account-{_SAFE.sub('-', self.name)[:40]}-{digest}"
+
+    def workflow_input(self) -> dict[str, str]:
+        body = {"name": self.name, "email": self.email, "role": self.role.value}
+        return {**body, "destination": self.destination} if self.destination else body
 
 
-def creation_status(organizations: Any, request_id: str) -> AccountCreation:
-    """One poll of a CreateAccount request (DescribeCreateAccountStatus)."""
-    response = _call(
-        f"status of account request {request_id}",
-        organizations.describe_create_account_status,
-        CreateAccountRequestId=request_id,
+@dataclass(frozen=True)
+class AccountCreationRun:
+    """Where one account-creation workflow stands (DescribeExecution)."""
+
+    execution_arn: str
+    status: str  # RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    account_id: str | None = None
+    parent_id: str | None = None
+    polls: int = 0
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status != "RUNNING"
+
+
+def start_account_creation(stepfunctions: Any, state_machine_arn: str, request: AccountRequest) -> str:
+    """Start the account-creation workflow (the deployed `AccountLifecycleStateMachineArn`); returns the execution.
+
+    A request already started (same e-mail address) returns its execution instead of creating a second account."""
+    name = request.execution_name()
+    try:
+        started = stepfunctions.start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(request.workflow_input())
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ExecutionAlreadyExists":
+            raise translate(exc, f"start the account-creation workflow for {request.name}") from exc
+        return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    return str(started["executionArn"])
+
+
+def account_creation(stepfunctions: Any, execution_arn: str) -> AccountCreationRun:
+    """One look at the workflow: its status, and the new account (or AWS's reason) once it has ended."""
+    try:
+        described = stepfunctions.describe_execution(executionArn=execution_arn)
+    except ClientError as exc:
+        raise translate(exc, f"describe {execution_arn}") from exc
+    output = json.loads(described.get("output") or "{}")
+    return AccountCreationRun(
+        execution_arn=execution_arn,
+        status=described["status"],
+        account_id=output.get("account_id"),
+        parent_id=output.get("parent_id"),
+        polls=int(output.get("polls", 0)),
+        error=described.get("error"),
+        cause=described.get("cause"),
     )
-    return _status(response["CreateAccountStatus"])
 
 
-def _status(raw: dict[str, Any]) -> AccountCreation:
-    return AccountCreation(raw["Id"], raw["State"], raw.get("AccountId"), raw.get("FailureReason"))
+def wait_for_creation(
+    stepfunctions: Any,
+    execution_arn: str,
+    *,
+    sleep: Callable[[float], None],
+    poll_seconds: float = 5.0,
+    timeout_seconds: float = 3900.0,
+) -> AccountCreationRun:
+    """Follow the workflow until it ends (the CLI's `--wait`); Organizations is polled by the workflow, not here."""
+    waited = 0.0
+    run = account_creation(stepfunctions, execution_arn)
+    while not run.done:
+        if waited >= timeout_seconds:
+            raise AgentError(f"{execution_arn} still running after {timeout_seconds:.0f} s")
+        sleep(poll_seconds)
+        waited += poll_seconds
+        run = account_creation(stepfunctions, execution_arn)
+    return run
 
 
 def move_account(organizations: Any, account_id: str, destination: str) -> str:
@@ -101,43 +151,6 @@ def tag_account(organizations: Any, account_id: str, role: AccountRole, *, role_
         ResourceId=account_id,
         Tags=[{"Key": role_tag, "Value": role.value}],
     )
-
-
-def finish_creation(
-    organizations: Any,
-    creation: AccountCreation,
-    *,
-    role: AccountRole,
-    destination: str | None,
-    role_tag: str = DEFAULT_ROLE_TAG,
-) -> str:
-    """After the wait loop: fail on FAILED, else move the new account to its OU and (re)tag it; returns its id."""
-    if creation.state == "FAILED" or creation.account_id is None:
-        raise AwsCallFailed(f"account request {creation.request_id} failed: {creation.failure_reason or 'unknown'}")
-    if destination:
-        move_account(organizations, creation.account_id, destination)
-    tag_account(organizations, creation.account_id, role, role_tag=role_tag)
-    return creation.account_id
-
-
-def wait_for_account(
-    organizations: Any,
-    creation: AccountCreation,
-    *,
-    max_polls: int = 60,
-    sleep: Callable[[float], None] | None = None,
-    poll_seconds: float = 10.0,
-) -> AccountCreation:
-    """The CLI's wait loop (in the cloud the state machine's Wait state plays it): poll until not IN_PROGRESS."""
-    polls = 0
-    while not creation.ready:
-        polls += 1
-        if polls > max_polls:
-            raise AgentError(f"account request {creation.request_id} still in progress after {max_polls} checks")
-        if sleep is not None:
-            sleep(poll_seconds)
-        creation = creation_status(organizations, creation.request_id)
-    return creation
 
 
 def close_account(account_id: str, *, approved_by: str | None = None) -> None:

@@ -60,28 +60,48 @@ def create(
     email: Annotated[str, typer.Option(help="the root e-mail address (unique per account)")],
     role: Annotated[AccountRole, typer.Option(help="its AccountRole (tagged on the account)")],
     ou: Annotated[str | None, typer.Option(help="OU id or name to move it to once created")] = None,
-    wait: Annotated[bool, typer.Option(help="poll until the account exists, then move and tag it")] = True,
+    wait: Annotated[bool, typer.Option(help="follow the workflow until the account is ready")] = True,
+    stack_name: Annotated[str, typer.Option("--stack-name", help="the deployed CloudFormation stack")] = "AwsAgent",
 ) -> None:
-    """Create an account in the organization (asynchronous at AWS: polled every 10 s)."""
+    """Create an account: starts the deployed account-creation workflow, which polls Organizations until it exists,
+    moves it to its OU and sends AccountCreated (or AccountCreationFailed with AWS's reason)."""
     import time
 
-    from ..accounts.directory import AccountDirectory
-    from ..accounts.lifecycle import create_account, finish_creation, wait_for_account
+    from pydantic import ValidationError
 
-    org = _organizations()
-    destination = None
+    from ..accounts.directory import AccountDirectory
+    from ..accounts.lifecycle import AccountRequest, start_account_creation, wait_for_creation
+    from .target import Deployment
+
+    destination = ""
     if ou:
-        unit = AccountDirectory.load(org).unit_named(ou)
+        unit = AccountDirectory.load(_organizations()).unit_named(ou)
         if unit is None:
             raise typer.BadParameter(f"no OU {ou!r} in the organization")
         destination = unit.id
-    creation = create_account(org, name, email, role)
-    _out().print(f"CreateAccount request {creation.request_id}: {creation.state}")
+    try:
+        request = AccountRequest(name=name, email=email, role=role, destination=destination)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise typer.BadParameter(problems) from exc
+    deployment = Deployment.from_stack(stack_name)
+    machine = deployment.outputs.get("AccountLifecycleStateMachineArn")
+    if not machine:
+        raise typer.BadParameter(f"stack {stack_name} has no AccountLifecycleStateMachineArn output")
+    stepfunctions = deployment.client("stepfunctions")
+    execution = start_account_creation(stepfunctions, machine, request)
+    _out().print(f"account-creation workflow started: {execution}")
     if not wait:
         return
-    done = wait_for_account(org, creation, sleep=time.sleep)
-    account_id = finish_creation(org, done, role=role, destination=destination)
-    _out().print(f"account [bold]{account_id}[/] ({name}) ready, role {role.value}" + (f", in {ou}" if ou else ""))
+    run = wait_for_creation(stepfunctions, execution, sleep=time.sleep)
+    if run.status != "SUCCEEDED":
+        _out().print(f"[red]account {name} not created:[/] {run.status} {run.error or ''}: {run.cause or ''}")
+        raise typer.Exit(1)
+    where = f", in {ou} ({run.parent_id})" if ou else f", in {run.parent_id}"
+    _out().print(
+        f"account [bold]{run.account_id}[/] ({name}) ready, role {role.value}{where}; "
+        f"{run.polls} status checks by the workflow"
+    )
 
 
 @accounts_app.command("move")

@@ -18,6 +18,7 @@ _ENV = {
     "AgentsTableName": "AGENT_AGENTS_TABLE",
     "EventBusName": "AGENT_EVENT_BUS",
     "CostReportsTableName": "AGENT_COST_REPORTS_TABLE",
+    "AccountLifecycleStateMachineArn": "AGENT_ACCOUNT_LIFECYCLE_STATE_MACHINE_ARN",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -115,12 +116,158 @@ def _username(params: dict[str, Any]) -> str:
     return username
 
 
+def _placement(params: dict[str, Any]) -> dict[str, Any]:
+    """The optional create settings instances and clusters share: engine version, subnet group, security groups."""
+    request: dict[str, Any] = {}
+    version = opt_str(params, "engine_version", max_len=32)
+    if version:
+        request["EngineVersion"] = version
+    subnet_group = opt_str(params, "db_subnet_group_name", max_len=255)
+    if subnet_group:
+        request["DBSubnetGroupName"] = subnet_group
+    groups = opt_str_list(params, "vpc_security_group_ids")
+    if groups:
+        request["VpcSecurityGroupIds"] = groups
+    return request
+
+
+def _final_snapshot(ctx: ProviderContext, identifier: str) -> tuple[bool, str | None]:
+    """The task's skip_final_snapshot and, unless skipped, the final snapshot's deterministic name."""
+    skip = bool(opt_bool(ctx.params, "skip_final_snapshot"))
+    return skip, None if skip else final_snapshot_name(identifier, ctx.task.id)
+
+
 class _RdsBase(ResourceProvider):
-    """What instances and clusters share: the wait-loop timings, tag calls and the ownership check."""
+    """What instances and clusters share: the wait-loop timings, tag calls, the ownership check and the shapes of
+    describe, outcome, plan, delete and discover (each subclass names its RDS operations, keys and error codes)."""
 
     poll_seconds: ClassVar[int] = 30
     deadline_seconds: ClassVar[int] = 60 * 60
     id_param: ClassVar[str]
+    label: ClassVar[str]  # in messages: "RDS DB instance", "Aurora cluster"
+    noun: ClassVar[str]  # RDS's own name, in error contexts: "DB instance", "DB cluster"
+    kind: ClassVar[str]  # the ARN's resource type: "db", "cluster"
+    id_key: ClassVar[str]  # the request's identifier: "DBInstanceIdentifier", "DBClusterIdentifier"
+    arn_key: ClassVar[str]  # the ARN in RDS's description
+    status_key: ClassVar[str]  # the metadata key of RDS's status
+    not_found_code: ClassVar[str]
+    describe_operation: ClassVar[str]  # boto3 name, also the paginator's
+    describe_result: ClassVar[str]  # the list in its response
+    delete_operation: ClassVar[str]
+    discover_call: ClassVar[str]  # IAM name, shown in the plan
+    delete_calls: ClassVar[tuple[str, ...]]
+
+    def _describe_one(self, ctx: ProviderContext, identifier: str) -> dict[str, Any]:
+        """The resource as RDS describes it; ResourceNotFound when it does not exist."""
+        try:
+            found = getattr(ctx.client("rds"), self.describe_operation)(**{self.id_key: identifier})
+        except ClientError as exc:
+            if error_code(exc) == self.not_found_code:
+                raise ResourceNotFound(f"{self.label} {identifier} does not exist") from exc
+            raise aws_error(exc, f"describe {self.noun} {identifier}") from exc
+        if not found[self.describe_result]:
+            raise ResourceNotFound(f"{self.label} {identifier} does not exist")
+        described: dict[str, Any] = found[self.describe_result][0]
+        return described
+
+    def _record(
+        self,
+        ctx: ProviderContext,
+        described: dict[str, Any],
+        rds_status: str,
+        reason: str,
+        *,
+        pending: bool,
+        metadata: dict[str, Any],
+    ) -> ResourceOutcome:
+        """The outcome of a described instance or cluster from its (worst) RDS status; the failure reason, if any,
+        goes into its metadata."""
+        state, ready, failure = status_of(rds_status, ctx.task.task_type, reason)
+        if ready and pending and self._waits_for_pending(ctx):
+            # ModifyDBInstance with ApplyImmediately answers while the instance still says "available"; the change
+            # is done once RDS has applied the pending values.
+            state, ready = ResourceState.UPDATING, False
+        if failure:
+            metadata["reason"] = failure
+        return ResourceOutcome(
+            id=described[self.id_key],
+            arn=described[self.arn_key],
+            state=state,
+            ready=ready,
+            tags=tag_dict(described.get("TagList")),
+            metadata=metadata,
+        )
+
+    def _describe_all(self, ctx: ProviderContext) -> list[dict[str, Any]]:
+        try:
+            pages = ctx.client("rds").get_paginator(self.describe_operation).paginate()
+            return [item for page in pages for item in page.get(self.describe_result, [])]
+        except ClientError as exc:
+            raise aws_error(exc, f"describe {self.noun}s in {ctx.task.region}") from exc
+
+    def plan(self, ctx: ProviderContext) -> dict[str, Any]:
+        operation = operation_of(ctx)
+        if operation == "discover":
+            return {"operation": operation, "resource_id": None, "calls": [self.discover_call], "parameters": {}}
+        identifier = self.resource_id(ctx)
+        if operation == "create":
+            calls, parameters = self._plan_create(ctx, identifier)  # validates before any AWS call
+            existing = self._existing(ctx, identifier)
+            if existing is not None:
+                self._check_owner(ctx, existing)
+                calls = []
+        else:
+            outcome = self.status(ctx, identifier)
+            self.require_managed(outcome)
+            if operation == "delete":
+                skip, snapshot = _final_snapshot(ctx, identifier)
+                calls = list(self.delete_calls)
+                parameters = {**self._plan_delete(outcome), "skip_final_snapshot": skip, "final_snapshot": snapshot}
+            else:
+                calls, parameters = self._plan_update(ctx, outcome)
+        return {"operation": operation, "resource_id": identifier, "calls": calls, "parameters": parameters}
+
+    @abstractmethod
+    def _plan_create(self, ctx: ProviderContext, identifier: str) -> tuple[list[str], dict[str, Any]]:
+        """The calls a create makes and its requests as shown (no tags); validates the parameters."""
+
+    def _plan_delete(self, outcome: ResourceOutcome) -> dict[str, Any]:
+        """What a delete's plan shows beyond the final snapshot."""
+        return {}
+
+    @abstractmethod
+    def _plan_update(self, ctx: ProviderContext, outcome: ResourceOutcome) -> tuple[list[str], dict[str, Any]]:
+        """The calls an update makes and the changes it shows."""
+
+    @staticmethod
+    def _waits_for_pending(ctx: ProviderContext) -> bool:
+        return ctx.task.task_type is AwsTaskType.UPDATE_RESOURCE and bool(opt_bool(ctx.params, "apply_immediately"))
+
+    def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
+        try:
+            outcome = self.status(ctx, resource_id)
+        except ResourceNotFound:
+            return self._deleted_by_this_task(ctx, resource_id)
+        self.require_managed(outcome)
+        if outcome.metadata[self.status_key] == "deleting":  # a replay while the first delete runs
+            return outcome.model_copy(update={"state": ResourceState.DELETING, "ready": False})
+        rds = ctx.client("rds")
+        self._before_delete(rds, resource_id, outcome)
+        skip, snapshot = _final_snapshot(ctx, resource_id)
+        request: dict[str, Any] = {self.id_key: resource_id, "SkipFinalSnapshot": skip}
+        if snapshot:
+            request["FinalDBSnapshotIdentifier"] = snapshot
+        try:
+            getattr(rds, self.delete_operation)(**request)
+        except ClientError as exc:
+            if error_code(exc) == self.not_found_code:  # gone meanwhile: the goal is reached
+                return outcome.model_copy(update={"state": ResourceState.TERMINATED, "ready": True})
+            raise aws_error(exc, f"delete {self.noun} {resource_id}") from exc
+        metadata = {**outcome.metadata, "final_snapshot": snapshot}
+        return outcome.model_copy(update={"state": ResourceState.DELETING, "ready": False, "metadata": metadata})
+
+    def _before_delete(self, rds: Any, resource_id: str, outcome: ResourceOutcome) -> None:
+        """What must go before the resource's own delete call (a cluster's members)."""
 
     def resource_id(self, ctx: ProviderContext) -> str:
         name = opt_str(ctx.params, self.id_param, max_len=63)
@@ -155,12 +302,12 @@ class _RdsBase(ResourceProvider):
         except ResourceNotFound:
             return None
 
-    def _deleted_by_this_task(self, ctx: ProviderContext, identifier: str, kind: str) -> ResourceOutcome:
+    def _deleted_by_this_task(self, ctx: ProviderContext, identifier: str) -> ResourceOutcome:
         """A delete replayed after the resource is gone: done if this task's final snapshot exists, else not found."""
         snapshot = final_snapshot_name(identifier, ctx.task.id)
         rds = ctx.client("rds")
         try:
-            if kind == "db":
+            if self.kind == "db":
                 found = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot).get("DBSnapshots", [])
             else:
                 found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot).get(
@@ -175,7 +322,7 @@ class _RdsBase(ResourceProvider):
         partition = partition_for(ctx.task.region)
         return ResourceOutcome(
             id=identifier,
-            arn=f"arn:{partition}:rds:{ctx.task.region}:{ctx.task.account_id}:{kind}:{identifier}",
+            arn=f"arn:{partition}:rds:{ctx.task.region}:{ctx.task.account_id}:{self.kind}:{identifier}",
             state=ResourceState.TERMINATED,
             ready=True,
             tags=tag_dict(found[0].get("TagList")),
@@ -205,6 +352,18 @@ class RdsInstanceProvider(_RdsBase):
 
     resource_type = AwsResourceType.RDS_INSTANCE
     id_param = "db_instance_identifier"
+    label = "RDS DB instance"
+    noun = "DB instance"
+    kind = "db"
+    id_key = "DBInstanceIdentifier"
+    arn_key = "DBInstanceArn"
+    status_key = "db_instance_status"
+    not_found_code = "DBInstanceNotFound"
+    describe_operation = "describe_db_instances"
+    describe_result = "DBInstances"
+    delete_operation = "delete_db_instance"
+    discover_call = "rds:DescribeDBInstances"
+    delete_calls = ("rds:DeleteDBInstance",)
 
     def _create_request(self, ctx: ProviderContext, identifier: str) -> dict[str, Any]:
         params = ctx.params
@@ -223,52 +382,20 @@ class RdsInstanceProvider(_RdsBase):
             "MultiAZ": bool(opt_bool(params, "multi_az")),
             "BackupRetentionPeriod": opt_int(params, "backup_retention_period", low=0, high=35) or 7,
             "Tags": tag_list(ctx.managed_tags()),
+            **_placement(params),
         }
-        version = opt_str(params, "engine_version", max_len=32)
-        if version:
-            request["EngineVersion"] = version
-        subnet_group = opt_str(params, "db_subnet_group_name", max_len=255)
-        if subnet_group:
-            request["DBSubnetGroupName"] = subnet_group
-        groups = opt_str_list(params, "vpc_security_group_ids")
-        if groups:
-            request["VpcSecurityGroupIds"] = groups
         return request
 
     # --- plan ---------------------------------------------------------------------------------------------------
 
-    def plan(self, ctx: ProviderContext) -> dict[str, Any]:
-        operation = operation_of(ctx)
-        if operation == "discover":
-            return {"operation": operation, "resource_id": None, "calls": ["rds:DescribeDBInstances"], "parameters": {}}
-        identifier = self.resource_id(ctx)
-        if operation == "create":
-            request = self._create_request(ctx, identifier)
-            existing = self._existing(ctx, identifier)
-            if existing is not None:
-                self._check_owner(ctx, existing)
-            shown = {k: v for k, v in request.items() if k != "Tags"}
-            calls = [] if existing else ["rds:CreateDBInstance"]
-            return {"operation": operation, "resource_id": identifier, "calls": calls, "parameters": shown}
-        outcome = self.status(ctx, identifier)
-        self.require_managed(outcome)
-        if operation == "delete":
-            skip = bool(opt_bool(ctx.params, "skip_final_snapshot"))
-            snapshot = None if skip else final_snapshot_name(identifier, ctx.task.id)
-            return {
-                "operation": operation,
-                "resource_id": identifier,
-                "calls": ["rds:DeleteDBInstance"],
-                "parameters": {"skip_final_snapshot": skip, "final_snapshot": snapshot},
-            }
+    def _plan_create(self, ctx: ProviderContext, identifier: str) -> tuple[list[str], dict[str, Any]]:
+        request = self._create_request(ctx, identifier)
+        return ["rds:CreateDBInstance"], {k: v for k, v in request.items() if k != "Tags"}
+
+    def _plan_update(self, ctx: ProviderContext, outcome: ResourceOutcome) -> tuple[list[str], dict[str, Any]]:
         changes, apply_now, tags = self._update_settings(ctx, outcome)
         calls = (["rds:ModifyDBInstance"] if changes else []) + (["rds:AddTagsToResource"] if tags else [])
-        return {
-            "operation": operation,
-            "resource_id": identifier,
-            "calls": calls,
-            "parameters": {**changes, "ApplyImmediately": apply_now, "tags": tags},
-        }
+        return calls, {**changes, "ApplyImmediately": apply_now, "tags": tags}
 
     # --- create -------------------------------------------------------------------------------------------------
 
@@ -292,15 +419,7 @@ class RdsInstanceProvider(_RdsBase):
     # --- status -------------------------------------------------------------------------------------------------
 
     def status(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        try:
-            found = ctx.client("rds").describe_db_instances(DBInstanceIdentifier=resource_id)["DBInstances"]
-        except ClientError as exc:
-            if error_code(exc) == "DBInstanceNotFound":
-                raise ResourceNotFound(f"RDS DB instance {resource_id} does not exist") from exc
-            raise aws_error(exc, f"describe DB instance {resource_id}") from exc
-        if not found:
-            raise ResourceNotFound(f"RDS DB instance {resource_id} does not exist")
-        return self._outcome(ctx, found[0])
+        return self._outcome(ctx, self._describe_one(ctx, resource_id))
 
     def _outcome(self, ctx: ProviderContext, instance: dict[str, Any]) -> ResourceOutcome:
         identifier = instance["DBInstanceIdentifier"]
@@ -308,12 +427,7 @@ class RdsInstanceProvider(_RdsBase):
         reason = ""
         if rds_status in FAILED_STATUSES:
             reason = self._reason(ctx, identifier, "db-instance", rds_status)
-        state, ready, failure = status_of(rds_status, ctx.task.task_type, reason)
         pending = instance.get("PendingModifiedValues") or {}
-        if ready and pending and self._waits_for_pending(ctx):
-            # ModifyDBInstance with ApplyImmediately answers while the instance still says "available"; the change
-            # is done once RDS has applied the pending values.
-            state, ready = ResourceState.UPDATING, False
         metadata: dict[str, Any] = {
             "db_instance_identifier": identifier,
             "db_instance_status": rds_status,
@@ -325,20 +439,7 @@ class RdsInstanceProvider(_RdsBase):
             "endpoint": (instance.get("Endpoint") or {}).get("Address"),
             "pending_modified_values": pending,
         }
-        if failure:
-            metadata["reason"] = failure
-        return ResourceOutcome(
-            id=identifier,
-            arn=instance["DBInstanceArn"],
-            state=state,
-            ready=ready,
-            tags=tag_dict(instance.get("TagList")),
-            metadata=metadata,
-        )
-
-    @staticmethod
-    def _waits_for_pending(ctx: ProviderContext) -> bool:
-        return ctx.task.task_type is AwsTaskType.UPDATE_RESOURCE and bool(opt_bool(ctx.params, "apply_immediately"))
+        return self._record(ctx, instance, rds_status, reason, pending=bool(pending), metadata=metadata)
 
     # --- update -------------------------------------------------------------------------------------------------
 
@@ -386,37 +487,10 @@ class RdsInstanceProvider(_RdsBase):
         # Applied now: RDS still says "available" for a moment, so the wait loop checks until the values are in.
         return in_flight(ctx, result) if apply_now and changes else result
 
-    # --- delete -------------------------------------------------------------------------------------------------
-
-    def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        try:
-            outcome = self.status(ctx, resource_id)
-        except ResourceNotFound:
-            return self._deleted_by_this_task(ctx, resource_id, "db")
-        self.require_managed(outcome)
-        if outcome.metadata["db_instance_status"] == "deleting":  # a replay while the first delete runs
-            return outcome.model_copy(update={"state": ResourceState.DELETING, "ready": False})
-        skip = bool(opt_bool(ctx.params, "skip_final_snapshot"))
-        request: dict[str, Any] = {"DBInstanceIdentifier": resource_id, "SkipFinalSnapshot": skip}
-        if not skip:
-            request["FinalDBSnapshotIdentifier"] = final_snapshot_name(resource_id, ctx.task.id)
-        try:
-            ctx.client("rds").delete_db_instance(**request)
-        except ClientError as exc:
-            if error_code(exc) == "DBInstanceNotFound":  # gone meanwhile: the goal is reached
-                return outcome.model_copy(update={"state": ResourceState.TERMINATED, "ready": True})
-            raise aws_error(exc, f"delete DB instance {resource_id}") from exc
-        metadata = {**outcome.metadata, "final_snapshot": request.get("FinalDBSnapshotIdentifier")}
-        return outcome.model_copy(update={"state": ResourceState.DELETING, "ready": False, "metadata": metadata})
-
     # --- discover -----------------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        try:
-            pages = ctx.client("rds").get_paginator("describe_db_instances").paginate()
-            instances = [i for page in pages for i in page.get("DBInstances", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe DB instances in {ctx.task.region}") from exc
+        instances = self._describe_all(ctx)
         # Aurora members belong to their cluster (AuroraCluster), not to this type.
         return [self._outcome(ctx, i) for i in instances if not i.get("DBClusterIdentifier")]
 
@@ -426,6 +500,18 @@ class AuroraClusterProvider(_RdsBase):
 
     resource_type = AwsResourceType.AURORA_CLUSTER
     id_param = "db_cluster_identifier"
+    label = "Aurora cluster"
+    noun = "DB cluster"
+    kind = "cluster"
+    id_key = "DBClusterIdentifier"
+    arn_key = "DBClusterArn"
+    status_key = "db_cluster_status"
+    not_found_code = "DBClusterNotFoundFault"
+    describe_operation = "describe_db_clusters"
+    describe_result = "DBClusters"
+    delete_operation = "delete_db_cluster"
+    discover_call = "rds:DescribeDBClusters"
+    delete_calls = ("rds:DeleteDBInstance", "rds:DeleteDBCluster")
     # Cluster, then its writer: each takes minutes.
     deadline_seconds: ClassVar[int] = 90 * 60
 
@@ -444,16 +530,8 @@ class AuroraClusterProvider(_RdsBase):
             "CopyTagsToSnapshot": True,
             "BackupRetentionPeriod": opt_int(params, "backup_retention_period", low=1, high=35) or 7,
             "Tags": tag_list(ctx.managed_tags()),
+            **_placement(params),
         }
-        version = opt_str(params, "engine_version", max_len=32)
-        if version:
-            request["EngineVersion"] = version
-        subnet_group = opt_str(params, "db_subnet_group_name", max_len=255)
-        if subnet_group:
-            request["DBSubnetGroupName"] = subnet_group
-        groups = opt_str_list(params, "vpc_security_group_ids")
-        if groups:
-            request["VpcSecurityGroupIds"] = groups
         return request
 
     def _writer_request(self, ctx: ProviderContext, identifier: str, engine: str) -> dict[str, Any]:
@@ -468,41 +546,22 @@ class AuroraClusterProvider(_RdsBase):
 
     # --- plan ---------------------------------------------------------------------------------------------------
 
-    def plan(self, ctx: ProviderContext) -> dict[str, Any]:
-        operation = operation_of(ctx)
-        if operation == "discover":
-            return {"operation": operation, "resource_id": None, "calls": ["rds:DescribeDBClusters"], "parameters": {}}
-        identifier = self.resource_id(ctx)
-        if operation == "create":
-            cluster = self._cluster_request(ctx, identifier)
-            writer = self._writer_request(ctx, identifier, cluster["Engine"])
-            existing = self._existing(ctx, identifier)
-            if existing is not None:
-                self._check_owner(ctx, existing)
-            calls = [] if existing else ["rds:CreateDBCluster", "rds:CreateDBInstance"]
-            shown = {
-                "cluster": {k: v for k, v in cluster.items() if k != "Tags"},
-                "writer": {k: v for k, v in writer.items() if k != "Tags"},
-            }
-            return {"operation": operation, "resource_id": identifier, "calls": calls, "parameters": shown}
-        outcome = self.status(ctx, identifier)
-        self.require_managed(outcome)
-        if operation == "delete":
-            skip = bool(opt_bool(ctx.params, "skip_final_snapshot"))
-            return {
-                "operation": operation,
-                "resource_id": identifier,
-                "calls": ["rds:DeleteDBInstance", "rds:DeleteDBCluster"],
-                "parameters": {
-                    "members": outcome.metadata["members"],
-                    "skip_final_snapshot": skip,
-                    "final_snapshot": None if skip else final_snapshot_name(identifier, ctx.task.id),
-                },
-            }
+    def _plan_create(self, ctx: ProviderContext, identifier: str) -> tuple[list[str], dict[str, Any]]:
+        cluster = self._cluster_request(ctx, identifier)
+        writer = self._writer_request(ctx, identifier, cluster["Engine"])
+        shown = {
+            "cluster": {k: v for k, v in cluster.items() if k != "Tags"},
+            "writer": {k: v for k, v in writer.items() if k != "Tags"},
+        }
+        return ["rds:CreateDBCluster", "rds:CreateDBInstance"], shown
+
+    def _plan_delete(self, outcome: ResourceOutcome) -> dict[str, Any]:
+        return {"members": outcome.metadata["members"]}
+
+    def _plan_update(self, ctx: ProviderContext, outcome: ResourceOutcome) -> tuple[list[str], dict[str, Any]]:
         new_class, apply_now, tags = self._update_settings(ctx, outcome)
         calls = (["rds:ModifyDBInstance"] if new_class else []) + (["rds:AddTagsToResource"] if tags else [])
-        parameters = {"writer_instance_class": new_class, "ApplyImmediately": apply_now, "tags": tags}
-        return {"operation": operation, "resource_id": identifier, "calls": calls, "parameters": parameters}
+        return calls, {"writer_instance_class": new_class, "ApplyImmediately": apply_now, "tags": tags}
 
     # --- create -------------------------------------------------------------------------------------------------
 
@@ -536,20 +595,8 @@ class AuroraClusterProvider(_RdsBase):
 
     # --- status -------------------------------------------------------------------------------------------------
 
-    def _cluster(self, ctx: ProviderContext, identifier: str) -> dict[str, Any]:
-        try:
-            found = ctx.client("rds").describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
-        except ClientError as exc:
-            if error_code(exc) == "DBClusterNotFoundFault":
-                raise ResourceNotFound(f"Aurora cluster {identifier} does not exist") from exc
-            raise aws_error(exc, f"describe DB cluster {identifier}") from exc
-        if not found:
-            raise ResourceNotFound(f"Aurora cluster {identifier} does not exist")
-        cluster: dict[str, Any] = found[0]
-        return cluster
-
     def status(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        return self._outcome(ctx, self._cluster(ctx, resource_id))
+        return self._outcome(ctx, self._describe_one(ctx, resource_id))
 
     def _members(self, ctx: ProviderContext, cluster_id: str) -> list[dict[str, Any]]:
         try:
@@ -581,11 +628,8 @@ class AuroraClusterProvider(_RdsBase):
             # Ready when the cluster and every member are settled; otherwise the first one still in flight.
             busy = [s for _, _, s in self._all(identifier, cluster_status, statuses) if s not in SETTLED_STATUSES]
             worst = busy[0] if busy else cluster_status
-        state, ready, failure = status_of(worst, ctx.task.task_type, reason)
         writer = self.writer_id(identifier)
         writer_info = next((i for i in instances if i["DBInstanceIdentifier"] == writer), None)
-        if ready and writer_info and writer_info.get("PendingModifiedValues") and self._waits_for_pending(ctx):
-            state, ready = ResourceState.UPDATING, False
         metadata: dict[str, Any] = {
             "db_cluster_identifier": identifier,
             "db_cluster_status": cluster_status,
@@ -596,24 +640,12 @@ class AuroraClusterProvider(_RdsBase):
             "writer": writer,
             "db_instance_class": writer_info.get("DBInstanceClass") if writer_info else None,
         }
-        if failure:
-            metadata["reason"] = failure
-        return ResourceOutcome(
-            id=identifier,
-            arn=cluster["DBClusterArn"],
-            state=state,
-            ready=ready,
-            tags=tag_dict(cluster.get("TagList")),
-            metadata=metadata,
-        )
+        pending = bool(writer_info and writer_info.get("PendingModifiedValues"))
+        return self._record(ctx, cluster, worst, reason, pending=pending, metadata=metadata)
 
     @staticmethod
     def _all(cluster_id: str, cluster_status: str, members: dict[str, str]) -> list[tuple[str, str, str]]:
         return [("db-cluster", cluster_id, cluster_status)] + [("db-instance", n, s) for n, s in members.items()]
-
-    @staticmethod
-    def _waits_for_pending(ctx: ProviderContext) -> bool:
-        return ctx.task.task_type is AwsTaskType.UPDATE_RESOURCE and bool(opt_bool(ctx.params, "apply_immediately"))
 
     # --- update -------------------------------------------------------------------------------------------------
 
@@ -650,15 +682,7 @@ class AuroraClusterProvider(_RdsBase):
 
     # --- delete -------------------------------------------------------------------------------------------------
 
-    def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        try:
-            outcome = self.status(ctx, resource_id)
-        except ResourceNotFound:
-            return self._deleted_by_this_task(ctx, resource_id, "cluster")
-        self.require_managed(outcome)
-        if outcome.metadata["db_cluster_status"] == "deleting":
-            return outcome.model_copy(update={"state": ResourceState.DELETING, "ready": False})
-        rds = ctx.client("rds")
+    def _before_delete(self, rds: Any, resource_id: str, outcome: ResourceOutcome) -> None:
         # Members first (Aurora instances take no final snapshot; the cluster's snapshot holds the data). RDS accepts
         # DeleteDBCluster once every member is at least "deleting", so no wait is needed in between.
         for member, member_status in outcome.metadata["members"].items():
@@ -669,26 +693,10 @@ class AuroraClusterProvider(_RdsBase):
             except ClientError as exc:
                 if error_code(exc) not in ("DBInstanceNotFound", "InvalidDBInstanceState"):
                     raise aws_error(exc, f"delete member {member} of cluster {resource_id}") from exc
-        skip = bool(opt_bool(ctx.params, "skip_final_snapshot"))
-        request: dict[str, Any] = {"DBClusterIdentifier": resource_id, "SkipFinalSnapshot": skip}
-        if not skip:
-            request["FinalDBSnapshotIdentifier"] = final_snapshot_name(resource_id, ctx.task.id)
-        try:
-            rds.delete_db_cluster(**request)
-        except ClientError as exc:
-            if error_code(exc) == "DBClusterNotFoundFault":
-                return outcome.model_copy(update={"state": ResourceState.TERMINATED, "ready": True})
-            raise aws_error(exc, f"delete DB cluster {resource_id}") from exc
-        metadata = {**outcome.metadata, "final_snapshot": request.get("FinalDBSnapshotIdentifier")}
-        return outcome.model_copy(update={"state": ResourceState.DELETING, "ready": False, "metadata": metadata})
 
     # --- discover -----------------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        try:
-            pages = ctx.client("rds").get_paginator("describe_db_clusters").paginate()
-            clusters = [c for page in pages for c in page.get("DBClusters", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe DB clusters in {ctx.task.region}") from exc
+        clusters = self._describe_all(ctx)
         # Only Aurora: DescribeDBClusters also lists Multi-AZ DB clusters and Neptune/DocumentDB ones.
         return [self._outcome(ctx, c) for c in clusters if str(c.get("Engine", "")).startswith("aurora")]
