@@ -8,6 +8,7 @@ from constructs import Construct
 from aws_agent.config import AgentConfig
 
 from .account_lifecycle import AccountLifecycleWorkflow
+from .billing import billing_policy
 from .discovery import DiscoveryWorkflow, discovery_read_policy, organizations_read_policy
 from .functions import AgentFunctions
 from .member_forwarding import MemberForwarding
@@ -60,6 +61,7 @@ class OrganizationFeatures(Construct):
             )
         # Analyze and the discovery plan resolve account names and roles from AWS Organizations.
         organizations_read_policy(self, "AnalyzeOrganizationsPolicy", [functions["analyze"]])
+        billing_policy(self, "ExecuteBillingPolicy", [execute], reports=state.cost_reports)  # AnalyzeBilling tasks
         # The member role in every account of the given OUs (service-managed StackSet, new accounts included).
         ous = context_list(self, MEMBER_OUS_CONTEXT)
         if ous:

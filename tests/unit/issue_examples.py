@@ -349,6 +349,37 @@ EXAMPLES: list[IssueExample] = [
         task_type=T.SECURITY_AUDIT,
         resource_type=R.S3_BUCKET,
     ),
+    # --- AnalyzeBilling: the consolidated billing report (the task type added beyond the spec's seven)
+    E(
+        "billing-last-month",
+        "Billing report for last month",
+        task_type=T.ANALYZE_BILLING,
+        resource_type=None,
+        parameters={"period": "last-month"},
+    ),
+    E(
+        "billing-cost-by-account-ec2",
+        "Cost by account and EC2 spend for Apollo, month to date",
+        task_type=T.ANALYZE_BILLING,
+        resource_type=None,  # a service named in a billing request is context, not the task's resource
+        parameters={"period": "month-to-date"},
+        account_name="Apollo",
+        account_id="222222222222",
+    ),
+    E(
+        "billing-japanese-refresh",
+        "先月の請求レポート",
+        body="refresh: true",
+        task_type=T.ANALYZE_BILLING,
+        resource_type=None,
+        parameters={"period": "last-month", "refresh": True},
+    ),
+    E(
+        "billing-bad-period",
+        "Consolidated billing",
+        body="period: next year",
+        error="invalid period 'next year' (expected month-to-date or last-month)",
+    ),
     # --- operation words that are context, not the request
     E(
         "update-to-reduce-cost",

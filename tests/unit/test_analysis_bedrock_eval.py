@@ -27,10 +27,10 @@ def test_rules_accuracy_on_every_example_is_measured(tmp_path: Path) -> None:
         app, ["analyze-eval", "--analyzer", "rules", "--examples", str(EXAMPLES), "--report", str(report)]
     )
     assert result.exit_code == 0, result.output
-    assert "analyzer rules: 83/83 correct (100.0%)" in result.output
+    assert "analyzer rules: 87/87 correct (100.0%)" in result.output
     data = json.loads(report.read_text())
-    assert data["accuracy"] == 1.0 and len(data["examples"]) == 83
-    assert sum(row["outcome"] == "error" for row in data["examples"]) == 15  # the examples that expect a refusal
+    assert data["accuracy"] == 1.0 and len(data["examples"]) == 87
+    assert sum(row["outcome"] == "error" for row in data["examples"]) == 16  # the examples that expect a refusal
 
 
 def test_bedrock_accuracy_is_measured_through_the_real_decision(tmp_path: Path) -> None:

@@ -265,5 +265,6 @@ def test_any_input_gives_an_analysis_or_an_analysis_error(title: str, body: str,
             AwsTaskType.OPTIMIZE_COSTS,
             AwsTaskType.SECURITY_AUDIT,
             AwsTaskType.HEALTH_CHECK,
+            AwsTaskType.ANALYZE_BILLING,
         )
     assert time.perf_counter() - started < SLOW_SECONDS

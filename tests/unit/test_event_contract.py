@@ -47,6 +47,9 @@ def test_committed_schemas_are_current() -> None:
         assert (SCHEMA_DIR / name).read_text() == text, f"{name} is stale: run `aws-agent schemas --write`"
     requested = json.loads((SCHEMA_DIR / "AwsTaskRequested.v1.json").read_text())
     assert "task_id" in requested["required"]
+    # The spec's seven task types plus AnalyzeBilling (README "Billing as a task"), in version 1 of the contract.
+    assert requested["$defs"]["AwsTaskType"]["enum"][-1] == "AnalyzeBilling"
+    assert TaskRequest.model_validate({"task_id": "t-10", "task": {"task_type": "AnalyzeBilling"}}).task is not None
     outcome = json.loads((SCHEMA_DIR / "AwsTaskFailed.v1.json").read_text())
     assert {"code", "message"} <= set(outcome["$defs"]["ErrorInfo"]["properties"])
 

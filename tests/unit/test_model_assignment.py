@@ -62,7 +62,17 @@ def test_enums_have_the_spec_values() -> None:
     assert [h.value for h in HealthStatus] == ["Healthy", "Degraded", "Unhealthy", "Unknown"]
     assert [t.value for t in TaskStatus] == ["Pending", "InProgress", "Completed", "Failed", "Cancelled"]
     assert {r.value for r in AccountRole} == {"Management", "Production", "Security", "Development"}
-    assert len(AwsTaskType) == 7
+    # The spec's seven task types, plus AnalyzeBilling (a product decision, README "Billing as a task").
+    assert [t.value for t in AwsTaskType] == [
+        "CreateResource",
+        "UpdateResource",
+        "DeleteResource",
+        "DiscoverResources",
+        "OptimizeCosts",
+        "SecurityAudit",
+        "HealthCheck",
+        "AnalyzeBilling",
+    ]
 
 
 def _samples() -> list:

@@ -60,6 +60,7 @@ class BillingReport(_Strict):
     by_agent: list[CostLine] = Field(default_factory=list, description="the MiyabiAgent cost-allocation tag")
     cached: bool = Field(default=False, description="served from the cache: no Cost Explorer request made")
     generated_at: datetime = Field(default_factory=utc_now)
+    task_id: str | None = Field(default=None, description="the AnalyzeBilling task that asked for it (none: the CLI)")
 
 
 class AccountCreated(_Strict):

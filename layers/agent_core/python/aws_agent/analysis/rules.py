@@ -57,8 +57,11 @@ SWEEP_TASK_TYPES = frozenset(
         AwsTaskType.OPTIMIZE_COSTS,
         AwsTaskType.SECURITY_AUDIT,
         AwsTaskType.HEALTH_CHECK,
+        AwsTaskType.ANALYZE_BILLING,
     }
 )
+#: Operations that never act on a resource type: a service the request names ("EC2 cost") is context.
+UNTYPED_TASK_TYPES = frozenset({AwsTaskType.ANALYZE_BILLING})
 _LAMBDA_TYPES = frozenset({AwsResourceType.LAMBDA_FUNCTION, AwsResourceType.LAMBDA_EDGE})
 
 
@@ -285,7 +288,9 @@ def _choose_op(mentions: Sequence[_Mention], source: str) -> _OpPick | None:
     return _OpPick(verb.op.task_type, actions[0] if actions else None, verb, verb.text, source)
 
 
-_OP_HINT = "say create/update/delete/discover/optimize/audit/health check (or add a label such as 'aws:create')"
+_OP_HINT = (
+    "say create/update/delete/discover/optimize/audit/health check/billing report (or add a label such as 'aws:create')"
+)
 
 
 def _op_from_value(value: str, source: str) -> _OpPick:
@@ -964,6 +969,7 @@ def analyze_issue(issue: IssueRef, accounts: Mapping[str, str] | None = None) ->
     # -- resource type: explicit key > title > labels > body prose
     res: _ResPick | None = None
     res_source = ""
+    typed = op.task_type not in UNTYPED_TASK_TYPES
     strict = _explicit(doc.entries, "resource_type")
     lenient = _explicit(doc.entries, "resource")
     explicit_res = [
@@ -976,11 +982,11 @@ def analyze_issue(issue: IssueRef, accounts: Mapping[str, str] | None = None) ->
             raise _ambiguous_types([p for p, _ in explicit_res], "explicit resource type lines")
         res, entry = explicit_res[0]
         res_source = f"{entry.source} ('{entry.key}:')"
-    if res is None:
+    if res is None and typed:
         verb = op.verb if op.source == "title" else None
         res = _resolve_sentence(title_mentions, verb, "title")
         res_source = "title"
-    if res is None:
+    if res is None and typed:
         label_res: list[tuple[_ResPick, str]] = []
         for mentions, prefix, _text, raw in label_mentions:
             label_pick = _resolve_sentence(mentions, None, f"label {raw!r}")
@@ -990,7 +996,7 @@ def analyze_issue(issue: IssueRef, accounts: Mapping[str, str] | None = None) ->
             raise _ambiguous_types([p for p, _ in label_res], "labels")
         if label_res:
             res, res_source = label_res[0][0], f"label {label_res[0][1]!r}"
-    if res is None and body_units:
+    if res is None and body_units and typed:
         try:
             res, res_source = _resource_from_body(body_units, op, op_unit)
         except TaskAnalysisError:
@@ -1009,6 +1015,8 @@ def analyze_issue(issue: IssueRef, accounts: Mapping[str, str] | None = None) ->
         if refined is not None:
             res = _ResPick(refined[0], _Mention(0, "res", f"{res.mention.text} ({refined[1]})"), False)
             res_source = f"{res_source} + {refined[2]}"
+    if not typed:
+        res = None  # even an explicit `resource_type:` line: the report covers every service
     resource_type = res.resource_type if res is not None else None
     if resource_type is None and op.task_type not in SWEEP_TASK_TYPES:
         raise TaskAnalysisError(
@@ -1019,7 +1027,7 @@ def analyze_issue(issue: IssueRef, accounts: Mapping[str, str] | None = None) ->
         evidence["resource_type_source"] = res_source
 
     # -- parameters, account, region
-    parameters = _parameters(title, doc, resource_type)
+    parameters = _billing_parameters(title, doc) if not typed else _parameters(title, doc, resource_type)
     if op.task_type is AwsTaskType.UPDATE_RESOURCE and op.action and "action" not in parameters:
         parameters = {"action": op.action, **parameters}
         evidence["action"] = op.text
@@ -1227,6 +1235,44 @@ def _parameters(title: str, doc: _Doc, resource_type: AwsResourceType | None) ->
     return parameters
 
 
+_LAST_MONTH = re.compile(r"(?<![a-z])(?:last|previous|prior|past)[ \t-]{1,3}month(?![a-z])|先月|前月")
+_THIS_MONTH = re.compile(
+    r"(?<![a-z])(?:month[ \t-]{1,3}to[ \t-]{1,3}date|mtd|this[ \t]{1,3}month|current[ \t]{1,3}month)(?![a-z])|今月"
+)
+_TRUE = frozenset({"true", "yes", "y", "on", "1"})
+_FALSE = frozenset({"false", "no", "n", "off", "0"})
+
+
+def _period_of(text: str) -> list[str]:
+    lower = text.lower()
+    return ["last-month"] * len(_LAST_MONTH.findall(lower)) + ["month-to-date"] * len(_THIS_MONTH.findall(lower))
+
+
+def _billing_parameters(title: str, doc: _Doc) -> dict[str, Any]:
+    """AnalyzeBilling's `period` ("last month" / "month to date", `period:` lines win) and `refresh` (explicit only);
+    no period said: none is set, and the task reports month to date."""
+    parameters: dict[str, Any] = {}
+    explicit = _Candidates()
+    for entry in _explicit(doc.entries, "period"):
+        periods = _period_of(entry.value.replace("-", " "))
+        if len(set(periods)) != 1:
+            raise TaskAnalysisError(f"invalid period {entry.value[:40]!r} (expected month-to-date or last-month)")
+        explicit.add(periods[0])
+    found = _Candidates()
+    for text in [title, *doc.prose]:
+        for said in _period_of(text):
+            found.add(said)
+    period = explicit.pick("period") if explicit.values else found.pick("period")
+    if period is not None:
+        parameters["period"] = period
+    for entry in _explicit(doc.entries, "refresh"):
+        value = entry.value.strip().lower()
+        if value not in _TRUE | _FALSE:
+            raise TaskAnalysisError(f"invalid refresh {entry.value[:40]!r} (expected true or false)")
+        parameters["refresh"] = value in _TRUE
+    return parameters
+
+
 def _region(title: str, doc: _Doc, labels: Sequence[str]) -> tuple[str | None, str]:
     explicit = _Candidates()
     for entry in _explicit(doc.entries, "region"):
@@ -1277,6 +1323,7 @@ id ids name names number owner owners the this that these and level wide setting
 security development staging root admin administrator role roles structure with without for from into access details
 info information type email manager limits quota quotas billing is was has should will please where which when
 ownership team owned used usage creation setup
+last this previous prior past current month costs cost spend report breakdown
 """
 _ACCOUNT_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 

@@ -19,6 +19,9 @@ STRONG = 6  # create, delete, update, optimize ...
 WEAK = 4  # add, change, stop, list ...
 NOUN_PHRASE = 3  # "health check", "security review" (often the object of another verb)
 HINT = 2  # "new", "cost", "health" (a hint at best)
+# A named report ("billing report") beats the verb that asks for it ("create a billing report"); a misreading is
+# read-only by construction (AnalyzeBilling changes nothing), so it errs on the safe side.
+REPORT = 7
 VERB_LIKE = WEAK  # the threshold at which a word counts as the request's verb
 
 # Resource specificity: a service name beats a generic noun naming the type, which beats a neutral head noun.
@@ -183,6 +186,22 @@ _OPERATIONS: list[tuple[AwsTaskType, int, str | None, str]] = [
         "status checks|check health|check status|health status",
     ),
     (_T.HEALTH_CHECK, HINT, None, "health"),
+    # AnalyzeBilling (beyond the spec's seven task types: README "Billing as a task")
+    (
+        _T.ANALYZE_BILLING,
+        REPORT,
+        None,
+        "|billing report|billing reports|consolidated billing|billing analysis|analyze billing|analyse billing|"
+        "cost breakdown|cost breakdowns|cost and usage report|billing breakdown",
+    ),
+    (
+        _T.ANALYZE_BILLING,
+        NOUN_PHRASE,
+        None,
+        "billing invoice invoices|cost by account|costs by account|cost per account|costs per account|"
+        "spend by account|spending by account|cost by service|costs by service|cost per service|costs per service|"
+        "cost by agent|costs by agent|cost per agent|cost explorer|aws bill|monthly bill",
+    ),
 ]
 
 # Japanese (and other unspaced-script) operation words, matched as substrings. Longer words win (再起動 > 起動).
@@ -201,6 +220,8 @@ _CJK_OPERATIONS: list[tuple[AwsTaskType, int, str | None, str]] = [
     (_T.SECURITY_AUDIT, STRONG, None, "監査 セキュリティ監査 セキュリティチェック"),
     (_T.SECURITY_AUDIT, HINT, None, "コンプライアンス"),
     (_T.HEALTH_CHECK, NOUN_PHRASE, None, "ヘルスチェック 死活監視 正常性確認"),
+    (_T.ANALYZE_BILLING, REPORT, None, "請求レポート 請求分析 一括請求 コスト内訳 利用料金レポート"),
+    (_T.ANALYZE_BILLING, NOUN_PHRASE, None, "請求 請求書 利用料金"),
 ]
 
 # --- resources --------------------------------------------------------------------------------------------------
@@ -380,6 +401,8 @@ for _canonical, _aliases in {
     "instance_id": "instance_id instanceid ec2_instance_id インスタンスid",
     "name": "name resource_name 名前 リソース名",
     "tags": "tags tag タグ",
+    "period": "period billing_period 期間 対象期間",
+    "refresh": "refresh no_cache bypass_cache",
 }.items():
     for _alias in _aliases.split():
         KEY_ALIASES[_alias.lower()] = _canonical

@@ -84,6 +84,13 @@ def events_table(events: Iterable[dict[str, Any]]) -> Table:
                 f"{detail.get('recommendations')} recommendation(s), saves ${detail.get('total_savings')}/month "
                 f"(potential ${detail.get('potential_savings')}), dry run: {detail.get('dry_run')}"
             )
+        if event.get("detail-type") == "BillingReportReady":
+            what = (
+                f"{detail.get('period')} {detail.get('start')} → {detail.get('end')}: {detail.get('total')} "
+                f"{detail.get('currency')}, {len(detail.get('by_account', []))} account(s), "
+                f"{len(detail.get('by_service', []))} service(s), {len(detail.get('by_agent', []))} agent(s)"
+                + (" (from the cache)" if detail.get("cached") else "")
+            )
         table.add_row(
             event.get("detail-type", ""),
             _short(detail.get("task_id") or detail.get("run_id"), 36),

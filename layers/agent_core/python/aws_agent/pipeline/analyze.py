@@ -31,10 +31,13 @@ PIPELINE_TASK_TYPES = frozenset(
         AwsTaskType.OPTIMIZE_COSTS,
         AwsTaskType.HEALTH_CHECK,
         AwsTaskType.SECURITY_AUDIT,
+        AwsTaskType.ANALYZE_BILLING,
     }
 )
 # Task types that sweep accounts rather than act on one resource: no provider, the resource type is optional.
-SWEEP_TASK_TYPES = frozenset({AwsTaskType.OPTIMIZE_COSTS, AwsTaskType.HEALTH_CHECK, AwsTaskType.SECURITY_AUDIT})
+SWEEP_TASK_TYPES = frozenset(
+    {AwsTaskType.OPTIMIZE_COSTS, AwsTaskType.HEALTH_CHECK, AwsTaskType.SECURITY_AUDIT, AwsTaskType.ANALYZE_BILLING}
+)
 
 
 def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
@@ -106,6 +109,10 @@ def build_task(
         if resource_type is None:
             raise InvalidTaskEvent(f"task.resource_type is required for {task_type.value}")
         provider_for(resource_type)  # unknown or unsupported types fail here, with the supported list
+    if task_type is AwsTaskType.ANALYZE_BILLING:
+        from ..accounts.billing import billing_parameters
+
+        billing_parameters(parameters)  # a bad period fails here, before Guard, naming the allowed values
     try:
         task = AwsTask(
             id=task_id,

@@ -99,6 +99,10 @@ def execute(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         from ..guardians.audit import security_audit  # Cerberus' read-only checks over the task's account x region
 
         return security_audit(rt, task)
+    if task.task_type is AwsTaskType.ANALYZE_BILLING:
+        from ..accounts.billing import billing_task  # consolidated billing: Cost Explorer, cached, read-only
+
+        return billing_task(rt, task)
     provider = provider_for(task.resource_type)
     ctx = context(rt, task)
     operation = task.task_type

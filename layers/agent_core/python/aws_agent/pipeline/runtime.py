@@ -17,8 +17,9 @@ from ..settings import Settings
 class Runtime:
     settings: Settings
 
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.settings.region, config=RETRY_CONFIG)
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A client in the agent's account; `region` for global services with one endpoint (Cost Explorer)."""
+        return boto3.client(service, region_name=region or self.settings.region, config=RETRY_CONFIG)
 
     @cached_property
     def agent_account_id(self) -> str:
