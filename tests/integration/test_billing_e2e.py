@@ -84,7 +84,10 @@ def test_billing_task_reports_caches_and_announces(local_agent: Any) -> None:
     with agent_requests() as uncached:
         assert _run(local_agent, {"task_id": "e2e-billing-1", "task": task}) == "Completed"
     events = local_agent.results()
-    (report,) = [e for e in events if e["detail-type"] == "BillingReportReady"]
+    # The shared embedded AWS may still hold other tests' events: this task's are picked by its id.
+    (report,) = [
+        e for e in events if e["detail-type"] == "BillingReportReady" and e["detail"].get("task_id") == "e2e-billing-1"
+    ]
     detail = report["detail"]
     assert report["source"] == "miyabi.aws-agent" and detail["task_id"] == "e2e-billing-1"
     assert detail["period"] == "last-month" and detail["cached"] is False and detail["total"] == "256.00"
@@ -102,7 +105,9 @@ def test_billing_task_reports_caches_and_announces(local_agent: Any) -> None:
         "Noguchi": "40.00",
         "(untagged)": "36.00",
     }
-    (completed,) = [e for e in events if e["detail-type"] == "AwsTaskCompleted"]
+    (completed,) = [
+        e for e in events if e["detail-type"] == "AwsTaskCompleted" and e["detail"]["task_id"] == "e2e-billing-1"
+    ]
     result = completed["detail"]["result"]
     assert completed["detail"]["task_type"] == "AnalyzeBilling" and completed["detail"]["task_id"] == "e2e-billing-1"
     assert result["operation"] == "analyze-billing" and result["cached"] is False and result["ce_requests"] == 3
