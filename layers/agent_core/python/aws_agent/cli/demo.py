@@ -1,4 +1,4 @@
-"""The demo scenario on the embedded AWS: creates, a cross-account launch, a delete, a duplicate and bad input."""
+"""The demo on the embedded AWS: tasks of every kind, bad input, guardians, health, billing and a new account."""
 
 from __future__ import annotations
 
@@ -72,6 +72,13 @@ FOURTH_WAVE = [
     _task("demo-010-audit", {"task_type": "SecurityAudit", "account_name": "Apollo"}),
     _task("demo-011-health", {"task_type": "HealthCheck", "account_name": "Apollo"}),
 ]
+FIFTH_WAVE = [_task("demo-012-billing", {"task_type": "AnalyzeBilling", "parameters": {"period": "last-month"}})]
+# moto keeps no billing data: its Cost Explorer answers what it is given (the three queries of one report).
+DEMO_COSTS = [
+    {"222222222222": ("184.20", "Apollo"), "333333333333": ("41.75", "Cerberus"), "123456789012": ("12.40", "Zeus")},
+    {"Amazon Elastic Compute Cloud - Compute": ("151.30", ""), "AWS Lambda": ("45.10", ""), "Amazon S3": ("41.95", "")},
+    {"MiyabiAgent$BillGates": ("196.40", ""), "MiyabiAgent$SteveJobs": ("41.95", "")},
+]
 DUPLICATE = FIRST_WAVE[1]
 MALFORMED_BODY = '{"detail-type": "AwsTaskRequested", "detail": {"task_id": '
 
@@ -113,6 +120,16 @@ def run_demo(console: Console) -> dict[str, Any]:
             agent.submit(detail)
         with console.status("auditing and checking…"):
             agent.run([d["task_id"] for d in FOURTH_WAVE], timeout=120)
+        console.print(
+            "\n[bold]5.[/] the organization: an AnalyzeBilling task (Cost Explorer answers seeded into moto) and a new "
+            "account through the account-creation workflow (CreateAccount → Wait loop → MoveAccount)"
+        )
+        _seed_costs(agent)
+        for detail in FIFTH_WAVE:
+            agent.submit(detail)
+        with console.status("reporting and creating the account…"):
+            agent.run([d["task_id"] for d in FIFTH_WAVE], timeout=120)
+            account = _create_account(agent)
         from ..pipeline.runtime import runtime
 
         rt = runtime()
@@ -130,7 +147,14 @@ def run_demo(console: Console) -> dict[str, Any]:
             f"{agent.emulator.invocations.get(_fn(agent, 'analyze'), 0)} · Lambda invocations: "
             f"{sum(agent.emulator.invocations.values())}"
         )
-        return {"tasks": tasks, "resources": resources, "agents": agents, "events": events, "buckets": buckets}
+        return {
+            "tasks": tasks,
+            "resources": resources,
+            "agents": agents,
+            "events": events,
+            "buckets": buckets,
+            "account": account,
+        }
     finally:
         agent.__exit__(None, None, None)
 
@@ -138,3 +162,54 @@ def run_demo(console: Console) -> dict[str, Any]:
 def _fn(agent: LocalAgent, step: str) -> str:
     assert agent.stack is not None
     return next((name for name, s in agent.stack.functions.items() if s == step), "")
+
+
+def _seed_costs(agent: LocalAgent) -> None:
+    import urllib.request
+
+    results = []
+    for groups in DEMO_COSTS:
+        results.append(
+            {
+                "ResultsByTime": [
+                    {
+                        "Groups": [
+                            {"Keys": [key], "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}
+                            for key, (amount, _) in groups.items()
+                        ],
+                        "Estimated": False,
+                    }
+                ],
+                "DimensionValueAttributes": [
+                    {"Value": key, "Attributes": {"description": name}} for key, (_, name) in groups.items() if name
+                ],
+            }
+        )
+    request = urllib.request.Request(
+        f"{agent.emulator.endpoint}/moto-api/static/ce/cost-and-usage-results",
+        data=json.dumps({"results": results}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=30)
+
+
+def _create_account(agent: LocalAgent) -> Any:
+    """An organization (moto has none until asked), a Sandbox OU, and one account through the deployed workflow."""
+    import time
+
+    import boto3
+
+    from ..accounts.lifecycle import AccountRequest, start_account_creation, wait_for_creation
+    from ..basics import AccountRole
+
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    organizations.create_organization(FeatureSet="ALL")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    sandbox = organizations.create_organizational_unit(ParentId=root, Name="Sandbox")["OrganizationalUnit"]["Id"]
+    request = AccountRequest(
+        name="Hermes", email="hermes@example.com", role=AccountRole.DEVELOPMENT, destination=sandbox
+    )
+    stepfunctions = boto3.client("stepfunctions")
+    execution = start_account_creation(stepfunctions, agent.outputs["AccountLifecycleStateMachineArn"], request)
+    return wait_for_creation(stepfunctions, execution, sleep=time.sleep, poll_seconds=0.2, timeout_seconds=60)

@@ -91,6 +91,13 @@ def events_table(events: Iterable[dict[str, Any]]) -> Table:
                 f"{len(detail.get('by_service', []))} service(s), {len(detail.get('by_agent', []))} agent(s)"
                 + (" (from the cache)" if detail.get("cached") else "")
             )
+        if event.get("detail-type") in ("AccountCreated", "AccountCreationFailed"):
+            what = (
+                f"{detail.get('name')} ({detail.get('account_id')}, {detail.get('role')}) in {detail.get('parent_id')}"
+                f" after {detail.get('polls')} status check(s)"
+                if event.get("detail-type") == "AccountCreated"
+                else f"{detail.get('name')}: {detail.get('error')}: {detail.get('cause')}"
+            )
         table.add_row(
             event.get("detail-type", ""),
             _short(detail.get("task_id") or detail.get("run_id"), 36),
