@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -17,32 +15,12 @@ from aws_agent.basics import AccountRole
 from aws_agent.events import AGENT_SOURCE
 
 from .nag import acknowledge, rendered, wildcard
+from .organizations_tasks import sdk_call
 
 POLL_SECONDS = 20  # Organizations creates an account in a few minutes; DescribeCreateAccountStatus is free
 MAX_POLLS = 90  # thirty minutes of polls, inside the state machine's one-hour timeout
 MANAGED_TAG = "MiyabiManaged"
-# The Organizations errors worth retrying; everything else is the request's own failure.
-RETRIED = ["Organizations.TooManyRequestsException", "Organizations.ConcurrentModificationException"]
 FAILED_ERROR = "AccountCreationFailed"
-
-
-def _sdk(scope: Construct, state_id: str, action: str, parameters: dict[str, Any], **fields: Any) -> sfn.CustomState:
-    """One AWS SDK integration task on Organizations.
-
-    Written as ASL rather than `CallAwsService`, whose generated policy cannot carry conditions: the state machine's
-    Organizations permissions are the explicit, tag-conditioned policy of `AccountLifecycleWorkflow`."""
-    state = sfn.CustomState(
-        scope,
-        state_id,
-        state_json={
-            "Type": "Task",
-            "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:organizations:{action}",
-            "Parameters": parameters,
-            **fields,
-        },
-    )
-    state.add_retry(errors=RETRIED, interval=Duration.seconds(5), max_attempts=4, backoff_rate=2)
-    return state
 
 
 class AccountLifecycleWorkflow(Construct):
@@ -64,7 +42,7 @@ class AccountLifecycleWorkflow(Construct):
             result=sfn.Result.from_object({"CreateAccountStatus": {"State": "NOT_STARTED"}}),
             result_path="$.creation",
         )
-        create = _sdk(
+        create = sdk_call(
             self,
             "CreateAccount",
             "createAccount",
@@ -82,14 +60,14 @@ class AccountLifecycleWorkflow(Construct):
             parameters={"count.$": "States.MathAdd($.poll.count, 1)"},
             result_path="$.poll",
         )
-        describe = _sdk(
+        describe = sdk_call(
             self,
             "DescribeCreateAccountStatus",
             "describeCreateAccountStatus",
             {"CreateAccountRequestId.$": f"{status}.Id"},
             ResultPath="$.creation",
         )
-        find_parent = _sdk(
+        find_parent = sdk_call(
             self,
             "FindParent",
             "listParents",
@@ -98,7 +76,7 @@ class AccountLifecycleWorkflow(Construct):
             ResultSelector={"first.$": "$.Parents[0]"},
             ResultPath="$.parent",
         )
-        move = _sdk(
+        move = sdk_call(
             self,
             "MoveAccount",
             "moveAccount",

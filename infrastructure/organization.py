@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput
+from aws_cdk import CfnOutput, Duration
 from constructs import Construct
 
 from aws_agent.config import AgentConfig
 
+from .account_closure import AccountClosureWorkflow
 from .account_lifecycle import AccountLifecycleWorkflow
 from .billing import billing_policy
 from .discovery import DiscoveryWorkflow, discovery_read_policy, organizations_read_policy
@@ -15,6 +16,7 @@ from .member_forwarding import MemberForwarding
 from .member_role import MEMBER_OUS_CONTEXT, MemberRoleStackSet, context_list
 from .messaging import AgentMessaging
 from .nag import acknowledge, arn_of, wildcard
+from .pipeline import max_approval_seconds
 from .state import AgentState
 
 # The steps that act in member accounts: the member role trusts exactly their execution roles.
@@ -85,6 +87,18 @@ class OrganizationFeatures(Construct):
             scope,
             "AccountLifecycleStateMachineArn",
             value=self.account_lifecycle.state_machine.state_machine_arn,
+        )
+        # Account closure: only a managed account, only after a human approves (`aws-agent accounts close`).
+        self.account_closure = AccountClosureWorkflow(
+            self,
+            "AccountClosure",
+            bus=messaging.bus,
+            approval_timeout=Duration.seconds(max_approval_seconds(self)),
+        )
+        CfnOutput(
+            scope,
+            "AccountClosureStateMachineArn",
+            value=self.account_closure.state_machine.state_machine_arn,
         )
         CfnOutput(
             scope,

@@ -85,7 +85,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         for logical_id, r in as_json["Resources"].items()
         if r["Type"] == "AWS::StepFunctions::StateMachine"
     }
-    assert len(machines) == 4, "expected the task pipeline, the optimization, discovery and account workflows"
+    assert len(machines) == 5, "expected the task pipeline, optimization, discovery, account creation and closure"
     pipeline = next(r for logical_id, r in machines.items() if logical_id.startswith("Pipeline"))
     optimization = next(r for logical_id, r in machines.items() if logical_id.startswith("Optimization"))
     return Synthesized(

@@ -86,9 +86,62 @@ def test_organizations_grants_are_conditioned(synth: Synthesized) -> None:
     }
     assert by_sid["MoveWithinTheOrganization"]["Action"] == ["organizations:ListParents", "organizations:MoveAccount"]
     granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert not {a for a in granted if "Close" in a or "Remove" in a or "Delete" in a}  # never closes an account
+    assert not {a for a in granted if "Close" in a or "Remove" in a or "Delete" in a}  # creation never closes
 
 
 def test_the_workflow_is_an_output(synth: Synthesized) -> None:
     logical_id, _, _ = _lifecycle(synth)
     assert synth.template.to_json()["Outputs"]["AccountLifecycleStateMachineArn"]["Value"] == {"Ref": logical_id}
+
+
+def _closure(synth: Synthesized) -> tuple[dict[str, Any], dict[str, Any]]:
+    ((_, machine),) = [
+        (k, v)
+        for k, v in synth.of_type("AWS::StepFunctions::StateMachine").items()
+        if k.startswith("OrganizationAccountClosure")
+    ]
+    return machine, parse_definition(machine["Properties"]["DefinitionString"])
+
+
+def test_closure_waits_for_a_human_before_closing(synth: Synthesized) -> None:
+    _, definition = _closure(synth)
+    states = definition["States"]
+    assert definition["StartAt"] == "ValidRequest?"
+    request = states["RequestApproval"]
+    assert request["Resource"].endswith(":states:::events:putEvents.waitForTaskToken")
+    detail = request["Parameters"]["Entries"][0]["Detail"]
+    assert detail["token.$"] == "$$.Task.Token" and request["Parameters"]["Entries"][0]["DetailType"] == (
+        "AccountClosureRequested"
+    )
+    assert request["TimeoutSeconds"] == detail["timeout_seconds"] > 0  # the policies' approval timeout
+    assert request["Next"] == "Approved?"
+    # A rejection or no answer: nothing closed.
+    (not_approved, *_) = request["Catch"]
+    assert not_approved["ErrorEquals"] == ["ApprovalRejected", "States.Timeout"]
+    assert not_approved["Next"] == "NotApproved" and states["NotApproved"]["Next"] == "AnnounceClosureFailed"
+    # Only managed accounts are put to a human; only a named approver closes anything.
+    assert states["Managed?"]["Choices"] == [
+        {"Variable": "$.check.managed", "BooleanEquals": True, "Next": "RequestApproval"}
+    ]
+    assert states["Managed?"]["Default"] == "NotManaged"
+    assert states["ApproverNamed?"]["Choices"][0]["Next"] == "CloseAccount"
+    assert states["CloseAccount"]["Resource"].endswith("organizations:closeAccount")
+    reaching_close = [name for name, s in states.items() if "CloseAccount" in json.dumps(s) and name != "CloseAccount"]
+    assert reaching_close == ["ApproverNamed?"]  # no other path leads to CloseAccount
+
+
+def test_closure_grant_is_tag_conditioned(synth: Synthesized) -> None:
+    statements = [
+        s
+        for logical_id, policy in synth.of_type("AWS::IAM::Policy").items()
+        if logical_id.startswith("OrganizationAccountClosureOrganizationsPolicy")
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    by_sid = {s["Sid"]: s for s in statements}
+    assert by_sid["CloseManagedAccountsOnly"]["Action"] == "organizations:CloseAccount"
+    assert by_sid["CloseManagedAccountsOnly"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/MiyabiManaged": "true"}
+    }
+    assert synth.template.to_json()["Outputs"]["AccountClosureStateMachineArn"]["Value"]["Ref"].startswith(
+        "OrganizationAccountClosure"
+    )

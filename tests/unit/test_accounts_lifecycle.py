@@ -15,13 +15,16 @@ from aws_agent.accounts.directory import AccountDirectory
 from aws_agent.accounts.lifecycle import (
     AccountRequest,
     ApprovalRequired,
+    PendingClosure,
     account_creation,
-    close_account,
+    decide_closure,
     move_account,
+    start_account_closure,
     tag_account,
     wait_for_creation,
 )
 from aws_agent.basics import AccountRole
+from aws_agent.errors import GuardDenied
 
 pytestmark = pytest.mark.usefixtures("mocked_aws")
 
@@ -100,9 +103,27 @@ def test_workflow_outcomes_are_read_from_the_execution() -> None:
     assert failed.done and failed.error == "AccountCreationFailed" and failed.cause == "EMAIL_ALREADY_EXISTS"
 
 
-def test_closing_an_account_is_refused_without_approval() -> None:
-    with pytest.raises(ApprovalRequired, match="requires a human approval") as info:
-        close_account("222222222222")
+def test_closing_needs_a_reason_and_a_managed_account() -> None:
+    """Refused before any workflow starts (the Step Functions client is never called: a stub with no answers)."""
+    org = make_org()
+    client = organizations()
+    stepfunctions = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:closure"
+    with Stubber(stepfunctions):
+        with pytest.raises(ApprovalRequired, match="needs a reason"):
+            start_account_closure(stepfunctions, client, arn, org.accounts["Apollo"], requested_by="alice", reason=" ")
+        with pytest.raises(GuardDenied, match="not tagged MiyabiManaged=true") as info:
+            start_account_closure(stepfunctions, client, arn, org.accounts["Apollo"], requested_by="alice", reason="x")
     assert info.value.code == "GuardDenied"
-    with pytest.raises(ApprovalRequired, match="cannot be verified"):
-        close_account("222222222222", approved_by="alice")
+
+
+def test_whoever_asked_cannot_approve() -> None:
+    stepfunctions = boto3.client("stepfunctions", region_name="us-east-1")
+    pending = PendingClosure("arn:exec", "222222222222", "arn:aws:iam::1:user/alice", "done", "token-1")
+    stubber = Stubber(stepfunctions)
+    stubber.add_response("send_task_failure", {}, {"taskToken": "token-1", "error": "ApprovalRejected", "cause": "no"})
+    with stubber:
+        with pytest.raises(GuardDenied, match="cannot approve"):
+            decide_closure(stepfunctions, pending, by="arn:aws:iam::1:user/alice", approve=True)
+        decide_closure(stepfunctions, pending, by="arn:aws:iam::1:user/alice", approve=False, reason="no")
+    stubber.assert_no_pending_responses()

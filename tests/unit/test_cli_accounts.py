@@ -41,9 +41,16 @@ def test_accounts_create_needs_the_deployed_workflow(monkeypatch: pytest.MonkeyP
     assert unknown.exit_code == 2 and "no OU 'Nowhere'" in unknown.output
 
 
-def test_close_is_refused() -> None:
-    result = runner.invoke(app, ["accounts", "close", "222222222222"])
-    assert result.exit_code == 2 and "requires a human approval" in result.output
+def test_close_of_an_unmanaged_account_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    org = make_org()
+    monkeypatch.setenv(
+        "AGENT_ACCOUNT_CLOSURE_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:x"
+    )
+    for variable in ("AGENT_TASKS_TABLE", "AGENT_RESOURCES_TABLE", "AGENT_AGENTS_TABLE", "AGENT_EVENT_BUS"):
+        monkeypatch.setenv(variable, "unused")
+    result = runner.invoke(app, ["accounts", "close", "apollo", "--reason", "project ended"])
+    assert result.exit_code == 2 and "not tagged MiyabiManaged=true" in result.output, result.output
+    assert org.accounts["Apollo"] in result.output
 
 
 def test_billing_table() -> None:

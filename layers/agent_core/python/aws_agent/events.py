@@ -7,7 +7,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from .accounts.events import AccountCreated, AccountCreationFailed, BillingReport, ResourceDrift
+from .accounts.events import (
+    AccountClosed,
+    AccountClosureFailed,
+    AccountClosureRequest,
+    AccountCreated,
+    AccountCreationFailed,
+    BillingReport,
+    ResourceDrift,
+)
 from .guardian_events import GUARDIAN_SCHEMAS
 from .health.events import HealEscalated, ServiceAgentHealthChanged
 from .model import AccountId, AwsResourceType, AwsTaskType, HistoricalAgent, Region, TaskId, TaskStatus, utc_now
@@ -171,5 +179,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "BillingReportReady": BillingReport,
     "AccountCreated": AccountCreated,
     "AccountCreationFailed": AccountCreationFailed,
+    "AccountClosureRequested": AccountClosureRequest,
+    "AccountClosed": AccountClosed,
+    "AccountClosureFailed": AccountClosureFailed,
 }
 SCHEMAS.update(GUARDIAN_SCHEMAS)

@@ -1,4 +1,4 @@
-"""The organization's events: ResourceDriftDetected, BillingReportReady, AccountCreated, AccountCreationFailed."""
+"""The organization's events: drift, billing reports, and the account-creation and account-closure workflows'."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ RESOURCE_DRIFT_DETECTED = "ResourceDriftDetected"
 BILLING_REPORT_READY = "BillingReportReady"
 ACCOUNT_CREATED = "AccountCreated"
 ACCOUNT_CREATION_FAILED = "AccountCreationFailed"
+ACCOUNT_CLOSURE_REQUESTED = "AccountClosureRequested"
+ACCOUNT_CLOSED = "AccountClosed"
+ACCOUNT_CLOSURE_FAILED = "AccountClosureFailed"
 
 
 class _Strict(BaseModel):
@@ -90,3 +93,39 @@ class AccountCreationFailed(_Strict):
     cause: str = Field(description="AWS's reason (FailureReason such as EMAIL_ALREADY_EXISTS) or error message")
     execution: str = Field(description="the workflow execution, whose history has the details")
     failed_at: datetime
+
+
+class AccountClosureRequest(_Strict):
+    """detail of `AccountClosureRequested`: the closure workflow waits for `aws-agent accounts approve-close`."""
+
+    version: Literal["1"] = "1"
+    account_id: AccountId
+    name: str
+    requested_by: str = Field(description="the identity that asked; it may not approve its own request")
+    reason: str
+    execution: str = Field(description="the closure workflow's execution")
+    timeout_seconds: int = Field(description="no answer within this time: nothing is closed")
+    requested_at: datetime
+    token: str = Field(
+        description="the task token the approval answers (SendTaskSuccess/Failure on the closure workflow)"
+    )
+
+
+class AccountClosed(_Strict):
+    """detail of `AccountClosed`: CloseAccount was accepted after an approval (the account is now PENDING_CLOSURE)."""
+
+    version: Literal["1"] = "1"
+    account_id: AccountId
+    name: str
+    requested_by: str
+    approved_by: str
+    closed_at: datetime
+
+
+class AccountClosureFailed(_Strict):
+    """detail of `AccountClosureFailed`: not managed, not approved (rejected or timed out), or AWS refused."""
+
+    version: Literal["1"] = "1"
+    account_id: str = Field(description="empty for a malformed request")
+    error: str = Field(description="NotManaged, AccountClosureNotApproved, InvalidRequest, InvalidApproval or AWS's")
+    cause: str

@@ -1,4 +1,4 @@
-"""Account lifecycle: create (a workflow polls Organizations), move to an OU, tag with its role; close needs a human."""
+"""Account lifecycle: create (a workflow polls Organizations), move, tag; close only managed ones, after an approval."""
 
 from __future__ import annotations
 
@@ -12,17 +12,19 @@ from typing import Annotated, Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from ..approvals import REJECTED_ERROR, ApprovalNotPending
 from ..aws import error_code, translate
-from ..basics import AccountRole
+from ..basics import AccountRole, utc_now
 from ..errors import AgentError, GuardDenied, ResourceConflict
 from .directory import DEFAULT_ROLE_TAG
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,250}\.[A-Za-z]{2,}$")
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
+MANAGED_TAG = "MiyabiManaged"
 
 
 class ApprovalRequired(GuardDenied):
-    """An operation that only a human approval may allow (closing an account is never automatic)."""
+    """A closure request without what its approver needs to decide."""
 
 
 def _call(doing: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -153,13 +155,91 @@ def tag_account(organizations: Any, account_id: str, role: AccountRole, *, role_
     )
 
 
-def close_account(account_id: str, *, approved_by: str | None = None) -> None:
-    """Closing an account is irreversible for 90 days and ends everything in it: the agent never does it on its own.
+@dataclass(frozen=True)
+class PendingClosure:
+    """A closure workflow waiting for its approval: who asked, why, and the token that answers it."""
 
-    This version has no approval mechanism yet (issue 5 builds approvals), so every request is refused with the
-    steps a human takes instead."""
-    raise ApprovalRequired(
-        f"closing account {account_id} requires a human approval and is never automatic"
-        + (f" (an approval by {approved_by!r} cannot be verified yet)" if approved_by else "")
-        + "; close it from the Organizations console or `aws organizations close-account` as the management account"
+    execution_arn: str
+    account_id: str
+    requested_by: str
+    reason: str
+    token: str
+
+
+def start_account_closure(
+    stepfunctions: Any,
+    organizations: Any,
+    state_machine_arn: str,
+    account_id: str,
+    *,
+    requested_by: str,
+    reason: str,
+) -> str:
+    """Ask for an account's closure: the deployed workflow announces AccountClosureRequested and waits for a human.
+
+    Refused at once for an account that is not tagged MiyabiManaged=true (the workflow checks again); a request
+    already waiting for the same account is returned instead of a second one."""
+    if not reason.strip():
+        raise ApprovalRequired("closing an account needs a reason for the approver")
+    tags = _call(f"tags of {account_id}", organizations.list_tags_for_resource, ResourceId=account_id)["Tags"]
+    if {"Key": MANAGED_TAG, "Value": "true"} not in tags:
+        raise GuardDenied(f"account {account_id} is not tagged {MANAGED_TAG}=true: the agent never closes it")
+    waiting = _waiting(stepfunctions, state_machine_arn, account_id)
+    if waiting:
+        return waiting[0]
+    name = f"close-{account_id}-{utc_now():%Y%m%dT%H%M%S}"
+    request = {"account_id": account_id, "requested_by": requested_by, "reason": reason[:1000]}
+    started = _call(
+        f"start the closure workflow for {account_id}",
+        stepfunctions.start_execution,
+        stateMachineArn=state_machine_arn,
+        name=name,
+        input=json.dumps(request),
     )
+    return str(started["executionArn"])
+
+
+def _waiting(stepfunctions: Any, state_machine_arn: str, account_id: str) -> list[str]:
+    pages = stepfunctions.get_paginator("list_executions").paginate(
+        stateMachineArn=state_machine_arn, statusFilter="RUNNING"
+    )
+    prefix = f"close-{account_id}-"
+    return [e["executionArn"] for page in pages for e in page["executions"] if e["name"].startswith(prefix)]
+
+
+def pending_closure(stepfunctions: Any, state_machine_arn: str, account_id: str) -> PendingClosure:
+    """The closure request of this account that waits for an answer, read from its execution's history."""
+    for execution_arn in _waiting(stepfunctions, state_machine_arn, account_id):
+        history = stepfunctions.get_paginator("get_execution_history").paginate(
+            executionArn=execution_arn, reverseOrder=True
+        )
+        for page in history:
+            for event in page["events"]:
+                scheduled = event.get("taskScheduledEventDetails") or {}
+                if scheduled.get("resourceType") != "events" or "waitForTaskToken" not in scheduled.get("resource", ""):
+                    continue
+                detail = json.loads(scheduled["parameters"])["Entries"][0]["Detail"]
+                detail = json.loads(detail) if isinstance(detail, str) else detail
+                return PendingClosure(
+                    execution_arn, account_id, str(detail["requested_by"]), str(detail["reason"]), str(detail["token"])
+                )
+    raise ApprovalNotPending(f"no closure of account {account_id} is waiting for an approval")
+
+
+def decide_closure(stepfunctions: Any, pending: PendingClosure, *, by: str, approve: bool, reason: str = "") -> None:
+    """Answer a waiting closure: approve (CloseAccount follows) or reject (nothing is closed).
+
+    Four eyes: whoever asked may reject their own request, never approve it."""
+    if approve and by == pending.requested_by:
+        raise GuardDenied(f"{by} asked for this closure and cannot approve it: another person must")
+    if approve:
+        output = json.dumps({"approved_by": by, "reason": reason[:1000]})
+        _call("approve the closure", stepfunctions.send_task_success, taskToken=pending.token, output=output)
+    else:
+        _call(
+            "reject the closure",
+            stepfunctions.send_task_failure,
+            taskToken=pending.token,
+            error=REJECTED_ERROR,
+            cause=(reason or f"rejected by {by}")[:32_000],
+        )

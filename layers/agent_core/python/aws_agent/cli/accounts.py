@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..basics import AccountRole
 
-accounts_app = typer.Typer(help="The organization's accounts: list, create, move, budgets (close needs approval).")
+accounts_app = typer.Typer(help="The organization's accounts: list, create, move, budgets; close after an approval.")
 
 
 def _out() -> Console:
@@ -122,16 +122,76 @@ def move(
     _out().print(f"moved {account} from {left} to {unit.name} ({unit.id})")
 
 
-@accounts_app.command("close")
-def close(account: Annotated[str, typer.Argument(help="account id or name")]) -> None:
-    """Refused: closing an account needs a human approval and is never automatic."""
-    from ..accounts.lifecycle import ApprovalRequired, close_account
+def _closure_workflow(stack_name: str) -> tuple[Any, str]:
+    from .target import Deployment
 
+    deployment = Deployment.from_stack(stack_name)
+    machine = deployment.outputs.get("AccountClosureStateMachineArn")
+    if not machine:
+        raise typer.BadParameter(f"stack {stack_name} has no AccountClosureStateMachineArn output")
+    return deployment.client("stepfunctions"), machine
+
+
+def _caller() -> str:
+    import boto3
+
+    from ..aws import RETRY_CONFIG
+
+    return str(boto3.client("sts", config=RETRY_CONFIG).get_caller_identity()["Arn"])
+
+
+@accounts_app.command("close")
+def close(
+    account: Annotated[str, typer.Argument(help="account id or name")],
+    reason: Annotated[str, typer.Option(help="why, for the approver")],
+    stack_name: Annotated[str, typer.Option("--stack-name", help="the deployed CloudFormation stack")] = "AwsAgent",
+) -> None:
+    """Ask for an account's closure: only a managed account, and only once another person approves
+    (`aws-agent accounts approve-close`). Nothing is closed by this command."""
+    from ..accounts.directory import AccountDirectory
+    from ..accounts.lifecycle import start_account_closure
+    from ..errors import AgentError
+
+    org = _organizations()
+    account_id = AccountDirectory.load(org).resolve(account)
+    stepfunctions, machine = _closure_workflow(stack_name)
     try:
-        close_account(account)
-    except ApprovalRequired as exc:
+        execution = start_account_closure(
+            stepfunctions, org, machine, account_id, requested_by=_caller(), reason=reason
+        )
+    except AgentError as exc:
         _out().print(f"[red]refused:[/] {exc}")
         raise typer.Exit(2) from exc
+    _out().print(
+        f"closure of {account_id} waits for an approval ({execution}); another person approves it with "
+        f"`aws-agent accounts approve-close {account_id}` or rejects it with `--reject`"
+    )
+
+
+@accounts_app.command("approve-close")
+def approve_close(
+    account: Annotated[str, typer.Argument(help="account id or name")],
+    reject: Annotated[bool, typer.Option("--reject", help="reject instead: nothing is closed")] = False,
+    reason: Annotated[str, typer.Option(help="why (recorded with the decision)")] = "",
+    stack_name: Annotated[str, typer.Option("--stack-name", help="the deployed CloudFormation stack")] = "AwsAgent",
+) -> None:
+    """Approve (or reject) a waiting account closure; the one who asked cannot approve it."""
+    from ..accounts.directory import AccountDirectory
+    from ..accounts.lifecycle import decide_closure, pending_closure
+    from ..errors import AgentError
+
+    account_id = AccountDirectory.load(_organizations()).resolve(account)
+    stepfunctions, machine = _closure_workflow(stack_name)
+    try:
+        pending = pending_closure(stepfunctions, machine, account_id)
+        decide_closure(stepfunctions, pending, by=_caller(), approve=not reject, reason=reason)
+    except AgentError as exc:
+        _out().print(f"[red]refused:[/] {exc}")
+        raise typer.Exit(2) from exc
+    _out().print(
+        f"closure of {account_id} {'rejected' if reject else 'approved'} "
+        f"(asked by {pending.requested_by}: {pending.reason})"
+    )
 
 
 @accounts_app.command("budgets")

@@ -19,6 +19,7 @@ _ENV = {
     "EventBusName": "AGENT_EVENT_BUS",
     "CostReportsTableName": "AGENT_COST_REPORTS_TABLE",
     "AccountLifecycleStateMachineArn": "AGENT_ACCOUNT_LIFECYCLE_STATE_MACHINE_ARN",
+    "AccountClosureStateMachineArn": "AGENT_ACCOUNT_CLOSURE_STATE_MACHINE_ARN",
 }
 
 
