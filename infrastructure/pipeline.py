@@ -6,12 +6,12 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from .nag import acknowledge, arn_of, wildcard
+from .workflows import logged_state_machine
 
 # Retried by the state machine: our own TransientAwsError (throttling / 5xx that outlived botocore's retries)
 # and the Lambda service's transient errors. Everything else is caught and recorded as the task's failure.
@@ -89,24 +89,13 @@ class AgentPipeline(Construct):
 
         execute.next(resource_ready)
         definition = analyze.next(guard).next(self._approval_gate(execute))
-        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = logged_state_machine(
             self,
-            "StateMachine",
+            definition,
             comment="AWS Agent task pipeline",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
             # Above the longest provider deadline (Aurora: 90 min of status checks) plus the steps around it, plus the
             # longest a task may wait for a human's approval.
             timeout=Duration.seconds(3 * 3600 + max_approval_seconds(scope)),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group,
-                level=sfn.LogLevel.ALL,
-                # Every state transition is logged, without the state itself: it carries issue bodies and
-                # task parameters; the task record in DynamoDB is the audited copy of the data.
-                include_execution_data=False,
-            ),
         )
         self._acknowledge_role()
 
