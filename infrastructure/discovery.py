@@ -9,14 +9,12 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from aws_agent.config import MultiAccountConfig
 
 from .nag import acknowledge, arn_of, wildcard
-from .pipeline import invoke_step
-from .workflows import acknowledge_map_runs, acknowledge_role, logged_state_machine, scheduled
+from .workflows import acknowledge_map_runs, acknowledge_role, logged_state_machine, over_targets, plan_step, scheduled
 
 DISCOVERY_STEPS = ("discover_plan", "discover_target")
 # What a discovery worker reads in each account x region (the providers' describes and the Tagging API).
@@ -52,28 +50,15 @@ class DiscoveryWorkflow(Construct):
         member_role_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        plan = invoke_step(
-            self,
-            "PlanDiscovery",
-            functions["discover_plan"],
-            sfn.TaskInput.from_object(
-                {"run_id": sfn.JsonPath.string_at("$$.Execution.Name"), "input": sfn.JsonPath.entire_payload}
-            ),
-            "$",
-        )
-        self.map = sfn.DistributedMap(
+        plan = plan_step(self, "PlanDiscovery", functions["discover_plan"])
+        # Workers write the Resources table and emit drift themselves.
+        self.map = over_targets(
             self,
             "DiscoverTargets",
-            items_path="$.targets",
-            item_selector={
-                "run_id": sfn.JsonPath.string_at("$.run_id"),
-                "target": sfn.JsonPath.object_at("$$.Map.Item.Value"),
-            },
+            "DiscoverTarget",
+            functions["discover_target"],
             max_concurrency=config.discovery_concurrency,
-            # Workers write the Resources table and emit drift themselves: the Map's output stays small.
-            result_path=sfn.JsonPath.DISCARD,
         )
-        self.map.item_processor(invoke_step(self, "DiscoverTarget", functions["discover_target"], None, "$"))
         self.state_machine = logged_state_machine(
             self,
             plan.next(self.map),

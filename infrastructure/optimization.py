@@ -8,15 +8,21 @@ from aws_cdk import Aws, Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from aws_agent.config import OptimizationConfig
 
 from .nag import acknowledge, arn_of, wildcard, wildcard_action
-from .pipeline import invoke_step
 from .settings import TAG_KEY, TAG_VALUE
-from .workflows import acknowledge_map_runs, acknowledge_role, logged_state_machine, scheduled
+from .workflows import (
+    acknowledge_map_runs,
+    acknowledge_role,
+    invoke_step,
+    logged_state_machine,
+    over_targets,
+    plan_step,
+    scheduled,
+)
 
 OPTIMIZATION_STEPS = ("optimize_plan", "optimize_target", "optimize_report")
 
@@ -35,29 +41,16 @@ class OptimizationWorkflow(Construct):
         member_role_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        plan = invoke_step(
-            self,
-            "PlanTargets",
-            functions["optimize_plan"],
-            sfn.TaskInput.from_object(
-                {"run_id": sfn.JsonPath.string_at("$$.Execution.Name"), "input": sfn.JsonPath.entire_payload}
-            ),
-            "$",
-        )
-        sweep = sfn.DistributedMap(
+        plan = plan_step(self, "PlanTargets", functions["optimize_plan"])
+        # Each item stores its result in the reports table.
+        sweep = over_targets(
             self,
             "SweepTargets",
-            items_path="$.targets",
-            item_selector={
-                "run_id": sfn.JsonPath.string_at("$.run_id"),
-                "options": sfn.JsonPath.object_at("$.options"),
-                "target": sfn.JsonPath.object_at("$$.Map.Item.Value"),
-            },
+            "SweepTarget",
+            functions["optimize_target"],
             max_concurrency=config.concurrency,
-            # Each item stores its result in the reports table: the Map's output stays small at any fleet size.
-            result_path=sfn.JsonPath.DISCARD,
+            passed=["options"],
         )
-        sweep.item_processor(invoke_step(self, "SweepTarget", functions["optimize_target"], None, "$"))
         report = invoke_step(self, "Report", functions["optimize_report"], None, "$.report")
         self.state_machine = logged_state_machine(
             self,
