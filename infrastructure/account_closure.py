@@ -5,7 +5,6 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -17,6 +16,7 @@ from aws_agent.events import AGENT_SOURCE
 from .account_lifecycle import MANAGED_TAG
 from .nag import acknowledge, rendered, wildcard
 from .organizations_tasks import sdk_call
+from .workflows import acknowledge_role, logged_state_machine
 
 FAILED_ERROR = "AccountClosureFailed"
 NOT_APPROVED_ERROR = "AccountClosureNotApproved"
@@ -182,22 +182,14 @@ class AccountClosureWorkflow(Construct):
             )
             .otherwise(invalid)
         )
-        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = logged_state_machine(
             self,
-            "StateMachine",
+            valid,
             comment="AWS Agent account closure: only a managed account, only after a human approves",
-            definition_body=sfn.DefinitionBody.from_chainable(valid),
-            state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=approval_timeout.plus(Duration.hours(1)),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         self.policy = organizations_closure_policy(self, "OrganizationsPolicy", self.state_machine.role)
-        acknowledge(
-            self.state_machine.role,
-            {wildcard("*"): "X-Ray and CloudWatch Logs delivery support no resource-level permissions."},
-        )
+        acknowledge_role(self.state_machine)
 
     def _announce(
         self, bus: events.IEventBus, state_id: str, detail_type: str, fields: dict[str, str]

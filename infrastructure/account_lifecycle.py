@@ -5,7 +5,6 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -16,6 +15,7 @@ from aws_agent.events import AGENT_SOURCE
 
 from .nag import acknowledge, rendered, wildcard
 from .organizations_tasks import sdk_call
+from .workflows import acknowledge_role, logged_state_machine
 
 POLL_SECONDS = 20  # Organizations creates an account in a few minutes; DescribeCreateAccountStatus is free
 MAX_POLLS = 90  # thirty minutes of polls, inside the state machine's one-hour timeout
@@ -27,8 +27,8 @@ class AccountLifecycleWorkflow(Construct):
     """CreateAccount → Wait ⇄ DescribeCreateAccountStatus → ListParents → MoveAccount → AccountCreated event.
 
     Any failure (AWS refused the request, Organizations reported FAILED, the polls ran out) sends
-    AccountCreationFailed with the reason and fails the execution with it. Closing an account is not here: it needs
-    a human (aws_agent.accounts.lifecycle.close_account)."""
+    AccountCreationFailed with the reason and fails the execution with it. Closing is another workflow, behind a
+    human's approval (account_closure.py)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, bus: events.IEventBus, role_tag: str) -> None:
         super().__init__(scope, construct_id)
@@ -172,24 +172,14 @@ class AccountLifecycleWorkflow(Construct):
             .otherwise(wait)
         )
         wait.next(count).next(describe).next(ready)
-        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = logged_state_machine(
             self,
-            "StateMachine",
+            self._validated(failed, start.next(not_started).next(create).next(ready)),
             comment="AWS Agent account creation: CreateAccount, polled until Organizations is done, moved to its OU",
-            definition_body=sfn.DefinitionBody.from_chainable(
-                self._validated(failed, start.next(not_started).next(create).next(ready))
-            ),
-            state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.hours(1),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         self.policy = organizations_lifecycle_policy(self, "OrganizationsPolicy", self.state_machine.role, role_tag)
-        acknowledge(
-            self.state_machine.role,
-            {wildcard("*"): "X-Ray and CloudWatch Logs delivery support no resource-level permissions."},
-        )
+        acknowledge_role(self.state_machine)
 
     def _validated(self, failed: sfn.IChainable, then: sfn.IChainable) -> sfn.IChainable:
         """Check the request before anything is created (a bad destination found after CreateAccount would leave

@@ -7,17 +7,14 @@ from collections.abc import Mapping
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from aws_agent.config import MultiAccountConfig
 
-from .nag import acknowledge, arn_of, executions_of, wildcard
-from .pipeline import invoke_step
+from .nag import acknowledge, arn_of, wildcard
+from .workflows import acknowledge_map_runs, acknowledge_role, logged_state_machine, over_targets, plan_step, scheduled
 
 DISCOVERY_STEPS = ("discover_plan", "discover_target")
 # What a discovery worker reads in each account x region (the providers' describes and the Tagging API).
@@ -53,49 +50,26 @@ class DiscoveryWorkflow(Construct):
         member_role_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        plan = invoke_step(
-            self,
-            "PlanDiscovery",
-            functions["discover_plan"],
-            sfn.TaskInput.from_object(
-                {"run_id": sfn.JsonPath.string_at("$$.Execution.Name"), "input": sfn.JsonPath.entire_payload}
-            ),
-            "$",
-        )
-        self.map = sfn.DistributedMap(
+        plan = plan_step(self, "PlanDiscovery", functions["discover_plan"])
+        # Workers write the Resources table and emit drift themselves.
+        self.map = over_targets(
             self,
             "DiscoverTargets",
-            items_path="$.targets",
-            item_selector={
-                "run_id": sfn.JsonPath.string_at("$.run_id"),
-                "target": sfn.JsonPath.object_at("$$.Map.Item.Value"),
-            },
+            "DiscoverTarget",
+            functions["discover_target"],
             max_concurrency=config.discovery_concurrency,
-            # Workers write the Resources table and emit drift themselves: the Map's output stays small.
-            result_path=sfn.JsonPath.DISCARD,
         )
-        self.map.item_processor(invoke_step(self, "DiscoverTarget", functions["discover_target"], None, "$"))
-        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = logged_state_machine(
             self,
-            "StateMachine",
+            plan.next(self.map),
             comment="AWS Agent discovery and reconciliation over every account x region",
-            definition_body=sfn.DefinitionBody.from_chainable(plan.next(self.map)),
-            state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.hours(2),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
-        self.schedule = events.Rule(
+        self.schedule = scheduled(
             self,
-            "Schedule",
+            self.state_machine,
+            expression=config.discovery_schedule,
             description="Scheduled org-wide discovery and reconciliation of the Resources table",
-            schedule=events.Schedule.expression(config.discovery_schedule),
-            targets=[
-                targets.SfnStateMachine(
-                    self.state_machine, input=events.RuleTargetInput.from_object({"scheduled": True})
-                )
-            ],
         )
         worker = functions["discover_target"]
         resources.grant_read_write_data(worker)
@@ -118,20 +92,8 @@ class DiscoveryWorkflow(Construct):
                     for table in (resources, agents)
                 },
             )
-        findings = {wildcard("*"): "X-Ray and CloudWatch Logs delivery support no resource-level permissions."}
-        for step in DISCOVERY_STEPS:
-            findings[wildcard(f"{arn_of(functions[step])}:*")] = (
-                f"Invoke any version/alias of the {step} function, and only that function."
-            )
-        acknowledge(self.state_machine.role, findings)
-        acknowledge(
-            self.state_machine,
-            {
-                wildcard(executions_of(self.state_machine, suffix)): "Map runs of this state machine's own "
-                "executions only (the Distributed Map's required policy)."
-                for suffix in (":*", "/*:*")
-            },
-        )
+        acknowledge_role(self.state_machine, {step: functions[step] for step in DISCOVERY_STEPS})
+        acknowledge_map_runs(self.state_machine)
 
 
 def discovery_read_policy(

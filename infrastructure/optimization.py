@@ -6,19 +6,23 @@ from collections.abc import Mapping
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from aws_agent.config import OptimizationConfig
 
-from .nag import acknowledge, arn_of, executions_of, wildcard, wildcard_action
-from .pipeline import invoke_step
+from .nag import acknowledge, arn_of, wildcard, wildcard_action
 from .settings import TAG_KEY, TAG_VALUE
+from .workflows import (
+    acknowledge_map_runs,
+    acknowledge_role,
+    invoke_step,
+    logged_state_machine,
+    over_targets,
+    plan_step,
+    scheduled,
+)
 
 OPTIMIZATION_STEPS = ("optimize_plan", "optimize_target", "optimize_report")
 
@@ -37,51 +41,28 @@ class OptimizationWorkflow(Construct):
         member_role_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        plan = invoke_step(
-            self,
-            "PlanTargets",
-            functions["optimize_plan"],
-            sfn.TaskInput.from_object(
-                {"run_id": sfn.JsonPath.string_at("$$.Execution.Name"), "input": sfn.JsonPath.entire_payload}
-            ),
-            "$",
-        )
-        sweep = sfn.DistributedMap(
+        plan = plan_step(self, "PlanTargets", functions["optimize_plan"])
+        # Each item stores its result in the reports table.
+        sweep = over_targets(
             self,
             "SweepTargets",
-            items_path="$.targets",
-            item_selector={
-                "run_id": sfn.JsonPath.string_at("$.run_id"),
-                "options": sfn.JsonPath.object_at("$.options"),
-                "target": sfn.JsonPath.object_at("$$.Map.Item.Value"),
-            },
+            "SweepTarget",
+            functions["optimize_target"],
             max_concurrency=config.concurrency,
-            # Each item stores its result in the reports table: the Map's output stays small at any fleet size.
-            result_path=sfn.JsonPath.DISCARD,
+            passed=["options"],
         )
-        sweep.item_processor(invoke_step(self, "SweepTarget", functions["optimize_target"], None, "$"))
         report = invoke_step(self, "Report", functions["optimize_report"], None, "$.report")
-        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = logged_state_machine(
             self,
-            "StateMachine",
+            plan.next(sweep).next(report),
             comment="AWS Agent cost optimization over every account x region",
-            definition_body=sfn.DefinitionBody.from_chainable(plan.next(sweep).next(report)),
-            state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.hours(2),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
-        self.schedule = events.Rule(
+        self.schedule = scheduled(
             self,
-            "Schedule",
+            self.state_machine,
+            expression=config.schedule,
             description="Scheduled cost-optimization sweep (acts on managed resources only, within caps)",
-            schedule=events.Schedule.expression(config.schedule),
-            targets=[
-                targets.SfnStateMachine(
-                    self.state_machine, input=events.RuleTargetInput.from_object({"scheduled": True})
-                )
-            ],
         )
         reports.grant_write_data(functions["optimize_target"])
         reports.grant_read_write_data(functions["optimize_report"])
@@ -139,20 +120,5 @@ class OptimizationWorkflow(Construct):
                     role,
                     {wildcard(f"{arn_of(reports)}/index/*"): "The L2 table grant covers that one table's indexes."},
                 )
-        findings = {
-            wildcard("*"): "X-Ray and CloudWatch Logs delivery support no resource-level permissions.",
-        }
-        for step in OPTIMIZATION_STEPS:
-            findings[wildcard(f"{arn_of(functions[step])}:*")] = (
-                f"Invoke any version/alias of the {step} function, and only that function."
-            )
-        acknowledge(self.state_machine.role, findings)
-        # The Distributed Map's own policy manages the map runs of this state machine's executions only.
-        acknowledge(
-            self.state_machine,
-            {
-                wildcard(executions_of(self.state_machine, suffix)): "Map runs of this state machine's own "
-                "executions only (the Distributed Map's required policy)."
-                for suffix in (":*", "/*:*")
-            },
-        )
+        acknowledge_role(self.state_machine, {step: functions[step] for step in OPTIMIZATION_STEPS})
+        acknowledge_map_runs(self.state_machine)

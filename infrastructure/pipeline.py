@@ -6,22 +6,12 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from .nag import acknowledge, arn_of, wildcard
+from .workflows import acknowledge_role, invoke_step, logged_state_machine, retry_transient
 
-# Retried by the state machine: our own TransientAwsError (throttling / 5xx that outlived botocore's retries)
-# and the Lambda service's transient errors. Everything else is caught and recorded as the task's failure.
-TRANSIENT_ERRORS = [
-    "TransientAwsError",
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
 FAILURE_ERROR = "AwsTaskFailed"
 CANCELLED_ERROR = "AwsTaskCancelled"
 APPROVAL_REJECTED = "ApprovalRejected"  # aws_agent.approvals.REJECTED_ERROR: what `aws-agent reject` sends
@@ -89,26 +79,15 @@ class AgentPipeline(Construct):
 
         execute.next(resource_ready)
         definition = analyze.next(guard).next(self._approval_gate(execute))
-        self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
-        self.state_machine = sfn.StateMachine(
+        self.state_machine = logged_state_machine(
             self,
-            "StateMachine",
+            definition,
             comment="AWS Agent task pipeline",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
             # Above the longest provider deadline (Aurora: 90 min of status checks) plus the steps around it, plus the
             # longest a task may wait for a human's approval.
             timeout=Duration.seconds(3 * 3600 + max_approval_seconds(scope)),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group,
-                level=sfn.LogLevel.ALL,
-                # Every state transition is logged, without the state itself: it carries issue bodies and
-                # task parameters; the task record in DynamoDB is the audited copy of the data.
-                include_execution_data=False,
-            ),
         )
-        self._acknowledge_role()
+        acknowledge_role(self.state_machine, {step: self._functions[step] for step in sorted(self._invoked)})
 
     def _approval_gate(self, execute: sfn.IChainable) -> sfn.Choice:
         """Guard said needs-approval → wait for a human with a task token; yes → Execute, no or no answer → Cancelled.
@@ -135,14 +114,7 @@ class AgentPipeline(Construct):
             retry_on_service_exceptions=False,
             result_path="$.approval",
         )
-        request.add_retry(
-            errors=TRANSIENT_ERRORS,
-            interval=Duration.seconds(2),
-            max_attempts=4,
-            backoff_rate=2,
-            max_delay=Duration.seconds(30),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        retry_transient(request)
         # Rejected or timed out: the task ends Cancelled (RecordFailure sees `cancelled` and records it so).
         cancelled = (
             sfn.Pass(self, "MarkCancelled", result=sfn.Result.from_boolean(True), result_path="$.cancelled")
@@ -169,43 +141,6 @@ class AgentPipeline(Construct):
         task = self._invoke(state_name, step, payload, result_path)
         task.add_catch(self._on_failure, errors=[sfn.Errors.ALL], result_path="$.error")
         return task
-
-    def _acknowledge_role(self) -> None:
-        role = self.state_machine.role
-        findings = {
-            wildcard("*"): "X-Ray tracing (xray:PutTraceSegments, GetSamplingRules, ...) and CloudWatch Logs "
-            "log delivery (logs:CreateLogDelivery, ...) support no resource-level permissions.",
-        }
-        for step in sorted(self._invoked):
-            findings[wildcard(f"{arn_of(self._functions[step])}:*")] = (
-                f"The L2 LambdaInvoke grant allows every version/alias of the {step} function (<arn>:*), "
-                "and only that function."
-            )
-        acknowledge(role, findings)
-
-
-def invoke_step(
-    scope: Construct, state_name: str, function: lambda_.IFunction, payload: sfn.TaskInput | None, result_path: str
-) -> tasks.LambdaInvoke:
-    """A Lambda step whose result is the handler's raw output, retried on transient errors."""
-    task = tasks.LambdaInvoke(
-        scope,
-        state_name,
-        lambda_function=function,
-        payload=payload,
-        payload_response_only=True,
-        retry_on_service_exceptions=False,  # one Retry policy, ours, below
-        result_path=result_path,
-    )
-    task.add_retry(
-        errors=TRANSIENT_ERRORS,
-        interval=Duration.seconds(2),
-        max_attempts=4,
-        backoff_rate=2,
-        max_delay=Duration.seconds(30),
-        jitter_strategy=sfn.JitterType.FULL,
-    )
-    return task
 
 
 def _equals(path: str, value: str) -> sfn.Condition:

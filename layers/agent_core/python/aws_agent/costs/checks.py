@@ -255,8 +255,21 @@ def metric_queries(inventory: Inventory, options: SweepOptions) -> list[MetricQu
 # ----------------------------------------------------------------------------------------------- checks
 @dataclass(frozen=True)
 class Where:
+    """The target (account x region) the checks look at; every finding names it."""
+
     account_id: str
     region: str
+
+    def finding(self, resource_id: str, resource_type: AwsResourceType, action: str, **detail: Any) -> CostFinding:
+        """A finding about one of this target's resources; `detail`: the other CostFinding fields the check sets."""
+        return CostFinding(
+            resource_id=resource_id,
+            resource_type=resource_type,
+            account_id=self.account_id,
+            region=self.region,
+            action=action,
+            **detail,
+        )
 
 
 def idle_instances(
@@ -274,12 +287,10 @@ def idle_instances(
             continue
         monthly, basis = ec2_monthly_price(instance.instance_type)
         findings.append(
-            CostFinding(
-                resource_id=instance.id,
-                resource_type=T.EC2_INSTANCE,
-                account_id=where.account_id,
-                region=where.region,
-                action="stop",
+            where.finding(
+                instance.id,
+                T.EC2_INSTANCE,
+                "stop",
                 monthly_savings=monthly or ZERO,
                 monthly_cost=monthly,
                 reason=(
@@ -306,12 +317,10 @@ def unused_buckets(
         size = maximum(values.get(f"s3bytes:{bucket.name}", [])) or 0.0
         monthly = s3_standard_monthly_price(size)
         findings.append(
-            CostFinding(
-                resource_id=bucket.name,
-                resource_type=T.S3_BUCKET,
-                account_id=where.account_id,
-                region=where.region,
-                action="review-unused-bucket",
+            where.finding(
+                bucket.name,
+                T.S3_BUCKET,
+                "review-unused-bucket",
                 monthly_savings=monthly,
                 monthly_cost=monthly,
                 reason=f"unused: no objects over {options.days} days (NumberOfObjects maximum {objects:g})",
@@ -338,12 +347,10 @@ def intelligent_tiering(
         if saving <= 0:
             continue
         findings.append(
-            CostFinding(
-                resource_id=bucket.name,
-                resource_type=T.S3_BUCKET,
-                account_id=where.account_id,
-                region=where.region,
-                action="enable-intelligent-tiering",
+            where.finding(
+                bucket.name,
+                T.S3_BUCKET,
+                "enable-intelligent-tiering",
                 monthly_savings=saving,
                 monthly_cost=s3_standard_monthly_price(size),
                 reason=(
@@ -372,12 +379,10 @@ def oversized_databases(
         target = rds_monthly_price(smaller, db.multi_az)
         saving = max(ZERO, current - target) if current is not None and target is not None else ZERO
         findings.append(
-            CostFinding(
-                resource_id=db.id,
-                resource_type=T.RDS_INSTANCE,
-                account_id=where.account_id,
-                region=where.region,
-                action="rightsize",
+            where.finding(
+                db.id,
+                T.RDS_INSTANCE,
+                "rightsize",
                 monthly_savings=saving,
                 monthly_cost=current,
                 target=smaller,
@@ -400,12 +405,10 @@ def idle_volumes(where: Where, volumes: Sequence[Volume]) -> list[CostFinding]:
         monthly = ebs_monthly_price(volume.volume_type, volume.size_gib)
         saving = max(ZERO, monthly - ebs_snapshot_monthly_price(volume.size_gib)) if monthly is not None else ZERO
         findings.append(
-            CostFinding(
-                resource_id=volume.id,
-                resource_type=T.EBS_VOLUME,
-                account_id=where.account_id,
-                region=where.region,
-                action="snapshot-and-delete-volume",
+            where.finding(
+                volume.id,
+                T.EBS_VOLUME,
+                "snapshot-and-delete-volume",
                 monthly_savings=saving,
                 monthly_cost=monthly,
                 reason=f"unattached: {volume.size_gib} GiB {volume.volume_type} volume attached to nothing",
@@ -421,13 +424,11 @@ def idle_addresses(where: Where, addresses: Sequence[Address]) -> list[CostFindi
     """Elastic IPs associated with nothing -> release-address (an idle address is billed by the hour)."""
     monthly = eip_idle_monthly_price()
     return [
-        CostFinding(
-            resource_id=address.id,
-            resource_type=T.VPC_NETWORK,
+        where.finding(
+            address.id,
+            T.VPC_NETWORK,
+            "release-address",
             aws_type="AWS::EC2::EIP",
-            account_id=where.account_id,
-            region=where.region,
-            action="release-address",
             monthly_savings=monthly,
             monthly_cost=monthly,
             reason=f"unassociated Elastic IP {address.public_ip}",
