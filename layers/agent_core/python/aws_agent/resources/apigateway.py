@@ -12,6 +12,7 @@ from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import aws_error, operation_of, opt_str, opt_str_list, requested_tag_update, short_hash
+from ._net import simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 API_TYPES = ("http", "rest")
@@ -113,12 +114,7 @@ class ApiGatewayProvider(ResourceProvider):
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["apigateway:GET /apis", "apigateway:GET /restapis"],
-                "parameters": {"region": ctx.task.region},
-            }
+            return simple_plan(ctx, None, ["apigateway:GET /apis", "apigateway:GET /restapis"], region=ctx.task.region)
         if operation == "create":
             api_type = self._api_type(ctx) or "http"
             settings = self._settings(ctx, api_type, creating=True)

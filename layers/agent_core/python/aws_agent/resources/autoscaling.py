@@ -19,7 +19,7 @@ from ._common import (
     requested_tag_update,
     short_hash,
 )
-from ._net import call, name_for, simple_plan
+from ._net import call, name_for, paged, simple_plan
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 from .ec2 import Ec2InstanceProvider, client_token
 
@@ -278,11 +278,13 @@ class AutoScalingGroupProvider(ResourceProvider):
     # --- discover / tag -----------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        try:
-            pages = ctx.client("autoscaling").get_paginator("describe_auto_scaling_groups").paginate()
-            return [self._outcome(ctx, g) for page in pages for g in page.get("AutoScalingGroups", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe Auto Scaling groups in {ctx.task.region}") from exc
+        groups = paged(
+            ctx.client("autoscaling"),
+            "describe_auto_scaling_groups",
+            "AutoScalingGroups",
+            f"describe Auto Scaling groups in {ctx.task.region}",
+        )
+        return [self._outcome(ctx, g) for g in groups]
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if tags:

@@ -18,6 +18,7 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
+    find_existing,
     operation_of,
     opt_int,
     opt_str,
@@ -200,10 +201,7 @@ class CloudWatchProvider(ResourceProvider):
         name = self._new_name(ctx, kind)
         resource_id = f"{kind}/{name}"
         tags = ctx.managed_tags()
-        try:
-            existing: ResourceOutcome | None = self.status(ctx, resource_id)
-        except ResourceNotFound:
-            existing = None
+        existing = find_existing(self.status, ctx, resource_id)
         # PutMetricAlarm / PutDashboard overwrite: never let a create replace someone else's alarm or dashboard.
         if existing is not None:
             if existing.tags.get(TASK_TAG) != ctx.task.id:

@@ -22,7 +22,7 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, simple_plan, wait_until
+from ._net import call, paged, simple_plan, wait_until
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 from .ec2 import client_token
 
@@ -284,11 +284,8 @@ class EbsVolumeProvider(ResourceProvider):
     # --- discover / tag -----------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        try:
-            pages = ctx.client("ec2").get_paginator("describe_volumes").paginate()
-            return [self._outcome(ctx, v, None) for page in pages for v in page.get("Volumes", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe volumes in {ctx.task.region}") from exc
+        volumes = paged(ctx.client("ec2"), "describe_volumes", "Volumes", f"describe volumes in {ctx.task.region}")
+        return [self._outcome(ctx, v, None) for v in volumes]
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if tags:

@@ -24,6 +24,7 @@ from ._common import (
     tag_dict,
     tag_list,
 )
+from ._net import simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
@@ -220,12 +221,7 @@ class Ec2InstanceProvider(ResourceProvider):
         operation = operation_of(ctx)
         ec2 = ctx.client("ec2")
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["ec2:DescribeInstances"],
-                "parameters": {"region": ctx.task.region, "states": LIVE_STATES},
-            }
+            return simple_plan(ctx, None, ["ec2:DescribeInstances"], region=ctx.task.region, states=LIVE_STATES)
         if operation == "create":
             spec = self._launch_spec(ctx, ec2)
             launch = {**spec.describe(), "client_token": client_token(ctx.task.id)}

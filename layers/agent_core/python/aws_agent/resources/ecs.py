@@ -14,6 +14,9 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, AwsTaskType, ResourceState
 from ._common import (
     aws_error,
+    check_owner,
+    find_existing,
+    named_id,
     operation_of,
     opt_bool,
     opt_int,
@@ -23,7 +26,8 @@ from ._common import (
     requested_tag_update,
     short_hash,
 )
-from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
+from ._net import create_plan, simple_plan
+from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -88,13 +92,14 @@ class EcsServiceProvider(ResourceProvider):
     def resource_id(self, ctx: ProviderContext) -> str:
         """`cluster/service`: a service name is unique only within its cluster."""
         cluster = self._cluster(ctx)
-        service = opt_str(ctx.params, "service_name", max_len=255)
-        if service is None:
-            if ctx.task.task_type is AwsTaskType.CREATE_RESOURCE:
-                return f"{cluster}/miyabi-{short_hash(ctx.task.id)}"
-            raise TaskAnalysisError("missing parameter 'service_name'")
-        if not _NAME.match(service):
-            raise TaskAnalysisError(f"parameter 'service_name' {service!r} must be letters, digits, - or _")
+        service = named_id(
+            ctx,
+            "service_name",
+            max_len=255,
+            pattern=_NAME,
+            invalid="must be letters, digits, - or _",
+            default=f"miyabi-{short_hash(ctx.task.id)}",
+        )
         return f"{cluster}/{service}"
 
     @staticmethod
@@ -187,12 +192,8 @@ class EcsServiceProvider(ResourceProvider):
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices"],
-                "parameters": {"region": ctx.task.region},
-            }
+            calls = ["ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices"]
+            return simple_plan(ctx, None, calls, region=ctx.task.region)
         resource_id = self.resource_id(ctx)
         cluster, service = self._split(resource_id)
         if operation == "create":
@@ -209,22 +210,11 @@ class EcsServiceProvider(ResourceProvider):
                 "network": network,
                 "tags": ctx.managed_tags(),
             }
-            try:
-                self._check_owner(ctx, self.status(ctx, resource_id))
-            except ResourceNotFound:
-                calls = ["ecs:DescribeClusters", "ecs:CreateCluster (if missing)", "ecs:RegisterTaskDefinition"]
-                return {
-                    "operation": operation,
-                    "resource_id": resource_id,
-                    "calls": [*calls, "ecs:CreateService"],
-                    "parameters": parameters,
-                }
-            return {
-                "operation": operation,
-                "resource_id": resource_id,
-                "calls": [],
-                "parameters": {**parameters, "replay": True},
-            }
+            existing = find_existing(self.status, ctx, resource_id)
+            if existing is not None:
+                self._check_owner(ctx, existing)
+            calls = ["ecs:DescribeClusters", "ecs:CreateCluster (if missing)", "ecs:RegisterTaskDefinition"]
+            return create_plan(ctx, resource_id, existing, [*calls, "ecs:CreateService"], parameters)
         outcome = self.status(ctx, resource_id)
         self.require_managed(outcome)
         if operation == "update":
@@ -251,10 +241,7 @@ class EcsServiceProvider(ResourceProvider):
         desired = opt_int(ctx.params, "desired_count", low=0, high=1000)
         vpc_config = network["awsvpcConfiguration"]
         # Look before registering: a replay must not add a task definition revision per attempt.
-        try:
-            existing = self.status(ctx, resource_id)
-        except ResourceNotFound:
-            existing = None
+        existing = find_existing(self.status, ctx, resource_id)
         if existing is not None:
             self._check_owner(ctx, existing)
             return existing
@@ -335,15 +322,7 @@ class EcsServiceProvider(ResourceProvider):
 
     @staticmethod
     def _check_owner(ctx: ProviderContext, existing: ResourceOutcome) -> None:
-        owner = existing.tags.get(TASK_TAG)
-        if owner == ctx.task.id:
-            return
-        if owner:
-            raise ResourceConflict(f"ECS service {existing.id} already exists and belongs to task {owner}")
-        raise ResourceConflict(
-            f"ECS service {existing.id} already exists and is unmanaged (no {TASK_TAG} tag); choose another "
-            "service_name"
-        )
+        check_owner(ctx, existing, "ECS service", "service_name", untagged="is unmanaged", hint_owned=False)
 
     # --- status -------------------------------------------------------------------------------------------------
 

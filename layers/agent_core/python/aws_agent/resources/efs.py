@@ -21,7 +21,7 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, simple_plan, wait_until
+from ._net import call, paged, simple_plan, wait_until
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _FS_ID = re.compile(r"^fs-[0-9a-f]{8,40}$")
@@ -315,11 +315,11 @@ class EfsFileSystemProvider(ResourceProvider):
     # --- discover / tag -----------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        try:
-            pages = ctx.client("efs").get_paginator("describe_file_systems").paginate()
-            return [self._outcome(ctx, fs, None) for page in pages for fs in page.get("FileSystems", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe file systems in {ctx.task.region}") from exc
+        doing = f"describe file systems in {ctx.task.region}"
+        return [
+            self._outcome(ctx, fs, None)
+            for fs in paged(ctx.client("efs"), "describe_file_systems", "FileSystems", doing)
+        ]
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if tags:

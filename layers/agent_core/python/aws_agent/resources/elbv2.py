@@ -20,7 +20,7 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, name_for, simple_plan
+from ._net import call, name_for, paged, simple_plan
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
@@ -334,12 +334,7 @@ class LoadBalancerProvider(ResourceProvider):
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
         elb = ctx.client("elbv2")
-        try:
-            lbs = [
-                lb for page in elb.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]
-            ]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe load balancers in {ctx.task.region}") from exc
+        lbs = paged(elb, "describe_load_balancers", "LoadBalancers", f"describe load balancers in {ctx.task.region}")
         albs = [lb for lb in lbs if lb.get("Type") == "application"]
         tags = self._tags(elb, [lb["LoadBalancerArn"] for lb in albs]) if albs else {}
         return [self._outcome(lb, tags.get(lb["LoadBalancerArn"], {}), None, None) for lb in albs]

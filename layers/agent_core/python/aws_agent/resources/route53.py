@@ -12,6 +12,7 @@ from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import aws_error, operation_of, opt_bool, opt_str, requested_tag_update, tag_dict, tag_list
+from ._net import simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _ZONE_ID = re.compile(r"^(?:/hostedzone/)?([A-Z0-9]{1,32})$")
@@ -134,12 +135,7 @@ class Route53HostedZoneProvider(ResourceProvider):
         operation = operation_of(ctx)
         r53 = ctx.client("route53")
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["route53:ListHostedZones", "route53:ListTagsForResources"],
-                "parameters": {},
-            }
+            return simple_plan(ctx, None, ["route53:ListHostedZones", "route53:ListTagsForResources"])
         if operation == "create":
             name = self._zone_name(ctx)
             vpc = self._vpc(ctx)

@@ -24,6 +24,7 @@ from ._common import (
     tag_dict,
     tag_list,
 )
+from ._net import simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 MAX_UPLOAD_BYTES = 1024 * 1024
@@ -137,12 +138,7 @@ class S3BucketProvider(ResourceProvider):
         operation = operation_of(ctx)
         s3 = ctx.client("s3")
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["s3:ListBuckets", "s3:GetBucketTagging"],
-                "parameters": {"region": ctx.task.region},
-            }
+            return simple_plan(ctx, None, ["s3:ListBuckets", "s3:GetBucketTagging"], region=ctx.task.region)
         name = self.resource_id(ctx)
         if operation == "create":
             settings = self._create_settings(ctx)

@@ -9,10 +9,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..aws import error_code
-from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
+from ..errors import ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, AwsTaskType, ResourceState
 from ._common import (
     aws_error,
+    check_owner,
+    find_existing,
     operation_of,
     opt_str,
     partition_for,
@@ -21,7 +23,8 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
+from ._net import create_plan, simple_plan
+from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _FIFO_NAME = re.compile(r"^[A-Za-z0-9_-]{1,251}\.fifo$")
@@ -98,32 +101,15 @@ class SnsTopicProvider(ResourceProvider):
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["sns:ListTopics", "sns:ListTagsForResource"],
-                "parameters": {"region": ctx.task.region},
-            }
+            return simple_plan(ctx, None, ["sns:ListTopics", "sns:ListTagsForResource"], region=ctx.task.region)
         name = self.resource_id(ctx)
         if operation == "create":
             attributes = self._attributes(ctx)
             parameters = {"topic_name": name, "attributes": sorted(attributes), "tags": ctx.managed_tags()}
-            try:
-                existing = self.status(ctx, name)
-            except ResourceNotFound:
-                return {
-                    "operation": operation,
-                    "resource_id": name,
-                    "calls": ["sns:CreateTopic"],
-                    "parameters": parameters,
-                }
-            self._check_owner(ctx, existing)
-            return {
-                "operation": operation,
-                "resource_id": name,
-                "calls": [],
-                "parameters": {**parameters, "replay": True},
-            }
+            existing = find_existing(self.status, ctx, name)
+            if existing is not None:
+                self._check_owner(ctx, existing)
+            return create_plan(ctx, name, existing, ["sns:CreateTopic"], parameters)
         if operation == "update":
             attributes, tags = self._update_settings(ctx)
             self.require_managed(self.status(ctx, name))
@@ -144,10 +130,7 @@ class SnsTopicProvider(ResourceProvider):
         attributes = self._attributes(ctx)
         # CreateTopic returns the existing topic for a repeated name, and would quietly adopt a topic someone else
         # made: look first, so only this task's own topic is resumed.
-        try:
-            existing = self.status(ctx, name)
-        except ResourceNotFound:
-            existing = None
+        existing = find_existing(self.status, ctx, name)
         if existing is not None:
             self._check_owner(ctx, existing)
             return existing
@@ -161,14 +144,7 @@ class SnsTopicProvider(ResourceProvider):
 
     @staticmethod
     def _check_owner(ctx: ProviderContext, existing: ResourceOutcome) -> None:
-        owner = existing.tags.get(TASK_TAG)
-        if owner == ctx.task.id:
-            return
-        if owner:
-            raise ResourceConflict(f"SNS topic {existing.id} already exists and belongs to task {owner}")
-        raise ResourceConflict(
-            f"SNS topic {existing.id} already exists and is unmanaged (no {TASK_TAG} tag); choose another topic_name"
-        )
+        check_owner(ctx, existing, "SNS topic", "topic_name", untagged="is unmanaged", hint_owned=False)
 
     # --- status -------------------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, simple_plan
+from ._net import call, paged, simple_plan
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
@@ -364,11 +364,9 @@ class VpcNetworkProvider(ResourceProvider):
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
         ec2 = ctx.client("ec2")
-        try:
-            vpcs = [v for page in ec2.get_paginator("describe_vpcs").paginate() for v in page.get("Vpcs", [])]
-            subnets = [s for page in ec2.get_paginator("describe_subnets").paginate() for s in page.get("Subnets", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe VPCs in {ctx.task.region}") from exc
+        doing = f"describe VPCs in {ctx.task.region}"
+        vpcs = paged(ec2, "describe_vpcs", "Vpcs", doing)
+        subnets = paged(ec2, "describe_subnets", "Subnets", doing)
         return [self._outcome(ctx, v, [s for s in subnets if s["VpcId"] == v["VpcId"]]) for v in vpcs]
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
-from ._common import aws_error, operation_of, opt_int, opt_str, requested_tag_update, tag_dict, tag_list
+from ._common import aws_error, find_existing, operation_of, opt_int, opt_str, requested_tag_update, tag_dict, tag_list
 from ._net import call, name_for, simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
@@ -111,10 +111,7 @@ class XRayProvider(ResourceProvider):
     def create(self, ctx: ProviderContext) -> ResourceOutcome:
         resource_id = self._new_id(ctx)
         kind, name = split_id(resource_id)
-        try:
-            existing: ResourceOutcome | None = self.status(ctx, resource_id)
-        except ResourceNotFound:
-            existing = None
+        existing = find_existing(self.status, ctx, resource_id)
         if existing is not None:
             if existing.tags.get(TASK_TAG) != ctx.task.id:
                 raise ResourceConflict(f"X-Ray {kind} {name} already exists and was not created by this task")
