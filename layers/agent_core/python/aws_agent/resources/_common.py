@@ -97,6 +97,22 @@ def named_id(
     return name
 
 
+def aws_id(ctx: ProviderContext, param: str, *, max_len: int, pattern: re.Pattern[str], shape: str) -> str:
+    """The AWS-assigned id in `param` (e.g. vol-...), which a task must give and which must match `pattern`."""
+    value = opt_str(ctx.params, param, max_len=max_len)
+    if value is None or not pattern.match(value):
+        raise TaskAnalysisError(f"parameter '{param}' ({shape}) is missing or invalid")
+    return value
+
+
+def live_statuses(
+    status: Callable[[ProviderContext, str], ResourceOutcome], ctx: ProviderContext, resource_ids: list[str]
+) -> list[ResourceOutcome]:
+    """`status` of each listed id, in order, leaving out those deleted since the listing."""
+    found = (find_existing(status, ctx, resource_id) for resource_id in resource_ids)
+    return [outcome for outcome in found if outcome is not None]
+
+
 def short_hash(text: str, length: int = 12) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 

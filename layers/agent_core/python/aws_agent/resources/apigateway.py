@@ -134,8 +134,7 @@ class ApiGatewayProvider(ResourceProvider):
                 },
             }
         api_id = self.resource_id(ctx)
-        outcome = self.status(ctx, api_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, api_id)
         api_type = outcome.metadata["api_type"]
         if operation == "update":
             settings = self._settings(ctx, api_type, creating=False)
@@ -239,8 +238,7 @@ class ApiGatewayProvider(ResourceProvider):
     # --- update -------------------------------------------------------------------------------------------------
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         api_type = str(outcome.metadata["api_type"])
         settings = self._settings(ctx, api_type, creating=False)
         try:
@@ -267,8 +265,7 @@ class ApiGatewayProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         api_type = outcome.metadata["api_type"]
         try:
             if api_type == "http":

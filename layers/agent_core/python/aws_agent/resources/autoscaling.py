@@ -76,8 +76,7 @@ class AutoScalingGroupProvider(ResourceProvider):
                 calls.insert(0, "ec2:CreateLaunchTemplate")
             return simple_plan(ctx, None, calls, group_name=self._name(ctx), subnet_ids=subnets, **capacity)
         name = self.resource_id(ctx)
-        outcome = self.status(ctx, name)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, name)
         if operation == "delete":
             return simple_plan(
                 ctx, name, ["autoscaling:DeleteAutoScalingGroup", "ec2:DeleteLaunchTemplate"], force=True
@@ -219,8 +218,7 @@ class AutoScalingGroupProvider(ResourceProvider):
     # --- update / delete ----------------------------------------------------------------------------------------
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         capacity = self._capacity(ctx, outcome.metadata["capacity"])
         tags = requested_tag_update(ctx.params)
         if not capacity and not tags:
@@ -239,8 +237,7 @@ class AutoScalingGroupProvider(ResourceProvider):
         return self.status(ctx, resource_id)
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.state is ResourceState.DELETING:
             return outcome
         # ForceDelete terminates the group's instances with it: allowed only because the group is managed (above).

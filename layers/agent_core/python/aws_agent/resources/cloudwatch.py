@@ -185,8 +185,7 @@ class CloudWatchProvider(ResourceProvider):
             self._dashboard_body(ctx, ctx.managed_tags(), None)
             return simple_plan(ctx, f"dashboard/{name}", ["cloudwatch:PutDashboard"], dashboard_name=name)
         resource_id = self.resource_id(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        self.managed_status(ctx, resource_id)
         kind, _ = split_id(resource_id)
         if operation == "delete":
             return simple_plan(
@@ -287,8 +286,7 @@ class CloudWatchProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         kind, name = split_id(resource_id)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         tags = requested_tag_update(ctx.params)
         cw = ctx.client("cloudwatch")
         if kind == "alarm":
@@ -303,8 +301,7 @@ class CloudWatchProvider(ResourceProvider):
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         kind, name = split_id(resource_id)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         cw = ctx.client("cloudwatch")
         if kind == "alarm":
             call(cw.delete_alarms, f"delete alarm {name}", AlarmNames=[name])

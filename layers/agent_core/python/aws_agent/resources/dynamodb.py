@@ -8,12 +8,13 @@ from typing import Any, ClassVar
 from botocore.exceptions import ClientError
 
 from ..aws import error_code
-from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
+from ..errors import ResourceConflict, TaskAnalysisError
 from ..model import AwsResourceType, AwsTaskType, ResourceState
 from ._common import (
     aws_error,
     check_owner,
     find_existing,
+    live_statuses,
     named_id,
     operation_of,
     opt_int,
@@ -171,8 +172,7 @@ class DynamoDbTableProvider(ResourceProvider):
             shown = {k: v for k, v in request.items() if k != "Tags"}
             calls = [] if existing else ["dynamodb:CreateTable"]
             return {"operation": operation, "resource_id": name, "calls": calls, "parameters": shown}
-        outcome = self.status(ctx, name)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, name)
         if operation == "delete":
             return {"operation": operation, "resource_id": name, "calls": ["dynamodb:DeleteTable"], "parameters": {}}
         change, tags = self._update_settings(ctx, outcome)
@@ -295,8 +295,7 @@ class DynamoDbTableProvider(ResourceProvider):
         return (changes[0] if changes else {}), tags
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if not outcome.ready:
             raise ResourceConflict(f"DynamoDB table {resource_id} is {outcome.metadata['table_status']}; retry later")
         change, tags = self._update_settings(ctx, outcome)
@@ -314,8 +313,7 @@ class DynamoDbTableProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.metadata["table_status"] == "DELETING":
             return outcome
         try:
@@ -338,13 +336,7 @@ class DynamoDbTableProvider(ResourceProvider):
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
         client = ctx.client("dynamodb")
         names = paged(client, "list_tables", "TableNames", f"list tables in {ctx.task.region}")
-        found = []
-        for name in names:
-            try:
-                found.append(self.status(ctx, name))
-            except ResourceNotFound:  # deleted since the listing
-                continue
-        return found
+        return live_statuses(self.status, ctx, names)
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if not tags:

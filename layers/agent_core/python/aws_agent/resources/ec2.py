@@ -247,14 +247,12 @@ class Ec2InstanceProvider(ResourceProvider):
             }
         instance_id = self.resource_id(ctx)
         if operation == "delete":
-            outcome = self.status(ctx, instance_id)
-            self.require_managed(outcome)
+            outcome = self.managed_status(ctx, instance_id)
             done = outcome.metadata["instance_state"] in ("terminated", "shutting-down")
             calls = [] if done else ["ec2:TerminateInstances"]
             return {"operation": operation, "resource_id": instance_id, "calls": calls, "parameters": {}}
         action, new_type, tags = self._update_settings(ctx)
-        outcome = self.status(ctx, instance_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, instance_id)
         state = outcome.metadata["instance_state"]
         calls = []
         parameters: dict[str, Any] = {"instance_state": state}
@@ -385,8 +383,7 @@ class Ec2InstanceProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         action, new_type, tags = self._update_settings(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         state = outcome.metadata["instance_state"]
         if state in ("shutting-down", "terminated"):
             raise ResourceConflict(f"EC2 instance {resource_id} is {state}; it cannot be updated")
@@ -442,8 +439,7 @@ class Ec2InstanceProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.metadata["instance_state"] in ("shutting-down", "terminated"):
             return outcome
         ec2 = ctx.client("ec2")

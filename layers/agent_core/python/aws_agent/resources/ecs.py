@@ -215,8 +215,7 @@ class EcsServiceProvider(ResourceProvider):
                 self._check_owner(ctx, existing)
             calls = ["ecs:DescribeClusters", "ecs:CreateCluster (if missing)", "ecs:RegisterTaskDefinition"]
             return create_plan(ctx, resource_id, existing, [*calls, "ecs:CreateService"], parameters)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if operation == "update":
             spec, desired, force, tags = self._update_settings(ctx)
             calls = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"] if spec.changes_definition else []
@@ -410,8 +409,7 @@ class EcsServiceProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         spec, desired, force, tags = self._update_settings(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.state is ResourceState.DELETING:
             raise ResourceConflict(f"ECS service {resource_id} is being deleted; it cannot be updated")
         cluster, service = self._split(resource_id)
@@ -445,8 +443,7 @@ class EcsServiceProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.state is ResourceState.DELETING:  # a replay: the service is already draining
             return outcome
         cluster, service = self._split(resource_id)

@@ -12,6 +12,7 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
+    aws_id,
     operation_of,
     opt_bool,
     opt_int,
@@ -58,10 +59,7 @@ class EfsFileSystemProvider(ResourceProvider):
     wait: dict[str, float] = {"attempts": 10, "delay": 3.0}
 
     def resource_id(self, ctx: ProviderContext) -> str:
-        fs_id = opt_str(ctx.params, "file_system_id", max_len=64)
-        if fs_id is None or not _FS_ID.match(fs_id):
-            raise TaskAnalysisError("parameter 'file_system_id' (fs-...) is missing or invalid")
-        return fs_id
+        return aws_id(ctx, "file_system_id", max_len=64, pattern=_FS_ID, shape="fs-...")
 
     @staticmethod
     def _network(ctx: ProviderContext) -> tuple[list[str], list[str] | None]:
@@ -129,8 +127,7 @@ class EfsFileSystemProvider(ResourceProvider):
                 ctx, None, calls, **{k: v for k, v in request.items() if k != "Tags"}, subnet_ids=subnets
             )
         fs_id = self.resource_id(ctx)
-        outcome = self.status(ctx, fs_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, fs_id)
         if operation == "delete":
             targets = outcome.metadata.get("mount_target_ids", [])
             calls = ["elasticfilesystem:DeleteMountTarget"] * len(targets) + ["elasticfilesystem:DeleteFileSystem"]
@@ -272,8 +269,7 @@ class EfsFileSystemProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         lifecycle, throughput, tags = self._update_settings(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         efs = ctx.client("efs")
         if lifecycle is not None:
             call(
@@ -289,8 +285,7 @@ class EfsFileSystemProvider(ResourceProvider):
         return self.status(ctx, resource_id)
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.metadata["lifecycle_state"] in ("deleting", "deleted"):
             return outcome
         efs = ctx.client("efs")

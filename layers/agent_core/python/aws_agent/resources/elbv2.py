@@ -86,8 +86,7 @@ class LoadBalancerProvider(ResourceProvider):
             calls = ["elasticloadbalancing:" + c for c in ("CreateTargetGroup", "CreateLoadBalancer", "CreateListener")]
             return simple_plan(ctx, None, ["ec2:DescribeSubnets", *calls], **settings)
         name = self.resource_id(ctx)
-        outcome = self.status(ctx, name)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, name)
         if operation == "delete":
             calls = ["DeleteListener"] * len(outcome.metadata.get("listener_arns", [])) + ["DeleteLoadBalancer"]
             calls += ["DeleteTargetGroup"] * len(outcome.metadata.get("target_group_arns", []))
@@ -284,8 +283,7 @@ class LoadBalancerProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         action, health, tags = self._update_settings(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         elb = ctx.client("elbv2")
         groups = outcome.metadata.get("target_group_arns", [])
         if health:
@@ -317,8 +315,7 @@ class LoadBalancerProvider(ResourceProvider):
         return self.status(ctx, resource_id)
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         elb = ctx.client("elbv2")
         for listener_arn in outcome.metadata.get("listener_arns", []):
             call(elb.delete_listener, "delete listener", missing=("ListenerNotFound",), ListenerArn=listener_arn)

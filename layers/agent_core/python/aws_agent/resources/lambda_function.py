@@ -306,7 +306,7 @@ class LambdaFunctionProvider(ResourceProvider):
             return create_plan(ctx, name, existing, ["lambda:CreateFunction"], parameters)
         if operation == "update":
             update = self._update_spec(ctx)
-            self.require_managed(self.status(ctx, name))
+            self.managed_status(ctx, name)
             parameters = {
                 "configuration": {k: v for k, v in update.configuration.items() if k != "Environment"},
                 "environment_keys": sorted(update.configuration.get("Environment", {}).get("Variables", {})),
@@ -314,7 +314,7 @@ class LambdaFunctionProvider(ResourceProvider):
                 **(update.code.describe() if update.code else {}),
             }
             return {"operation": operation, "resource_id": name, "calls": update.calls(), "parameters": parameters}
-        self.require_managed(self.status(ctx, name))
+        self.managed_status(ctx, name)
         return {"operation": operation, "resource_id": name, "calls": ["lambda:DeleteFunction"], "parameters": {}}
 
     # --- create -------------------------------------------------------------------------------------------------
@@ -426,8 +426,7 @@ class LambdaFunctionProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         spec = self._update_spec(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         # Inline code must also fit the function as it is (a Node.js function or an app.handler cannot take index.py).
         _check_inline_fit(
             spec.configuration.get("Runtime") or str(outcome.metadata.get("runtime", "")),
@@ -465,8 +464,7 @@ class LambdaFunctionProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         try:
             ctx.client("lambda").delete_function(FunctionName=resource_id)
         except ClientError as exc:

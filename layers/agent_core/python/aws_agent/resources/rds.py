@@ -217,8 +217,7 @@ class _RdsBase(ResourceProvider):
                 self._check_owner(ctx, existing)
                 calls = []
         else:
-            outcome = self.status(ctx, identifier)
-            self.require_managed(outcome)
+            outcome = self.managed_status(ctx, identifier)
             if operation == "delete":
                 skip, snapshot = _final_snapshot(ctx, identifier)
                 calls = list(self.delete_calls)
@@ -460,8 +459,7 @@ class RdsInstanceProvider(_RdsBase):
         return changes, bool(opt_bool(params, "apply_immediately")), tags
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         changes, apply_now, tags = self._update_settings(ctx, outcome)
         if changes:
             try:
@@ -652,8 +650,7 @@ class AuroraClusterProvider(_RdsBase):
         return new_class, bool(opt_bool(ctx.params, "apply_immediately")), tags
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         new_class, apply_now, tags = self._update_settings(ctx, outcome)
         if new_class:
             writer = outcome.metadata["writer"]

@@ -157,8 +157,7 @@ class Route53HostedZoneProvider(ResourceProvider):
                 },
             }
         zone_id = self.resource_id(ctx)
-        outcome = self.status(ctx, zone_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, zone_id)
         if operation == "update":
             records, comment, tags = self._update_settings(ctx, outcome.metadata["zone_name"])
             calls = ["route53:ChangeResourceRecordSets"] * bool(records)
@@ -296,8 +295,7 @@ class Route53HostedZoneProvider(ResourceProvider):
         return records, comment, tags
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         records, comment, tags = self._update_settings(ctx, outcome.metadata["zone_name"])
         r53 = ctx.client("route53")
         change = self._change(r53, resource_id, records, ctx.task.id) if records else None
@@ -326,8 +324,7 @@ class Route53HostedZoneProvider(ResourceProvider):
         return [s for s in sets if not (s["Type"] in ("SOA", "NS") and s["Name"] == zone_name)]
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         r53 = ctx.client("route53")
         removable = self._removable_records(r53, resource_id, outcome.metadata["zone_name"])
         try:

@@ -164,7 +164,7 @@ class S3BucketProvider(ResourceProvider):
             return {"operation": operation, "resource_id": name, "calls": calls, "parameters": parameters}
         if operation == "update":
             update = self._update_settings(ctx)
-            self.require_managed(self.status(ctx, name))
+            self.managed_status(ctx, name)
             calls = []
             parameters = {}
             if update.versioning is not None:
@@ -182,7 +182,7 @@ class S3BucketProvider(ResourceProvider):
                 }
             return {"operation": operation, "resource_id": name, "calls": calls, "parameters": parameters}
         # delete
-        self.require_managed(self.status(ctx, name))
+        self.managed_status(ctx, name)
         self._require_empty(s3, name)
         return {"operation": operation, "resource_id": name, "calls": ["s3:DeleteBucket"], "parameters": {}}
 
@@ -299,7 +299,7 @@ class S3BucketProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         settings = self._update_settings(ctx)
-        self.require_managed(self.status(ctx, resource_id))
+        self.managed_status(ctx, resource_id)
         s3 = ctx.client("s3")
         uploaded: dict[str, Any] | None = None
         try:
@@ -331,8 +331,7 @@ class S3BucketProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         s3 = ctx.client("s3")
         self._require_empty(s3, resource_id)
         try:

@@ -15,6 +15,7 @@ from ._common import (
     aws_error,
     check_owner,
     find_existing,
+    live_statuses,
     operation_of,
     opt_str,
     partition_for,
@@ -23,7 +24,7 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import create_plan, simple_plan
+from ._net import create_plan, paged, simple_plan
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -112,7 +113,7 @@ class SnsTopicProvider(ResourceProvider):
             return create_plan(ctx, name, existing, ["sns:CreateTopic"], parameters)
         if operation == "update":
             attributes, tags = self._update_settings(ctx)
-            self.require_managed(self.status(ctx, name))
+            self.managed_status(ctx, name)
             calls = ["sns:SetTopicAttributes"] * bool(attributes) + ["sns:TagResource"] * bool(tags)
             return {
                 "operation": operation,
@@ -120,7 +121,7 @@ class SnsTopicProvider(ResourceProvider):
                 "calls": calls,
                 "parameters": {"attributes": sorted(attributes), "tags": tags},
             }
-        self.require_managed(self.status(ctx, name))
+        self.managed_status(ctx, name)
         return {"operation": operation, "resource_id": name, "calls": ["sns:DeleteTopic"], "parameters": {}}
 
     # --- create -------------------------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ class SnsTopicProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         attributes, tags = self._update_settings(ctx)
-        self.require_managed(self.status(ctx, resource_id))
+        self.managed_status(ctx, resource_id)
         sns = ctx.client("sns")
         arn = self._arn(ctx, resource_id)
         for name, value in attributes.items():  # SetTopicAttributes sets one attribute per call
@@ -206,8 +207,7 @@ class SnsTopicProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         try:
             # DeleteTopic of a topic that is already gone succeeds: a replayed delete is harmless.
             ctx.client("sns").delete_topic(TopicArn=self._arn(ctx, resource_id))
@@ -221,18 +221,8 @@ class SnsTopicProvider(ResourceProvider):
     # --- discover and tag ---------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        sns = ctx.client("sns")
-        found: list[ResourceOutcome] = []
-        try:
-            arns = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
-        except ClientError as exc:
-            raise aws_error(exc, f"list topics in {ctx.task.region}") from exc
-        for arn in arns:
-            try:
-                found.append(self.status(ctx, arn.rsplit(":", 1)[1]))
-            except ResourceNotFound:  # deleted since the listing
-                continue
-        return found
+        topics = paged(ctx.client("sns"), "list_topics", "Topics", f"list topics in {ctx.task.region}")
+        return live_statuses(self.status, ctx, [str(t["TopicArn"]).rsplit(":", 1)[1] for t in topics])
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if not tags:

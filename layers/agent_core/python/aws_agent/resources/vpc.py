@@ -14,6 +14,7 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError, Tran
 from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
+    aws_id,
     operation_of,
     opt_bool,
     opt_int,
@@ -48,10 +49,7 @@ class VpcNetworkProvider(ResourceProvider):
     resource_type = AwsResourceType.VPC_NETWORK
 
     def resource_id(self, ctx: ProviderContext) -> str:
-        vpc_id = opt_str(ctx.params, "vpc_id", max_len=32)
-        if vpc_id is None or not _VPC_ID.match(vpc_id):
-            raise TaskAnalysisError("parameter 'vpc_id' (vpc-...) is missing or invalid")
-        return vpc_id
+        return aws_id(ctx, "vpc_id", max_len=32, pattern=_VPC_ID, shape="vpc-...")
 
     @staticmethod
     def _settings(ctx: ProviderContext) -> tuple[str, int, bool, bool]:
@@ -102,8 +100,7 @@ class VpcNetworkProvider(ResourceProvider):
             subnets = [{"role": r, "zone": z, "cidr": c} for r, z, c in layout]
             return simple_plan(ctx, None, calls, cidr=cidr, subnets=subnets, tags=ctx.managed_tags())
         vpc_id = self.resource_id(ctx)
-        outcome = self.status(ctx, vpc_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, vpc_id)
         if operation == "delete":
             calls = ["ec2:DeleteSubnet"] * len(outcome.metadata["subnet_ids"]) + ["ec2:DeleteRouteTable"] * len(
                 outcome.metadata["route_table_ids"]
@@ -281,14 +278,12 @@ class VpcNetworkProvider(ResourceProvider):
         tags = requested_tag_update(ctx.params)
         if not tags:
             raise TaskAnalysisError("a VPC network update takes parameter 'tags' (CIDR and subnets are fixed)")
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        self.managed_status(ctx, resource_id)
         self.tag(ctx, resource_id, tags)
         return self.status(ctx, resource_id)
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         ec2 = ctx.client("ec2")
         # Network interfaces in the VPC belong to something else (instances, mount targets, load balancers): deleting
         # the network under them would fail half-way, so refuse before changing anything.

@@ -95,8 +95,7 @@ class XRayProvider(ResourceProvider):
                 return simple_plan(ctx, resource_id, ["xray:CreateGroup"], filter_expression=self._filter(ctx, True))
             return simple_plan(ctx, resource_id, ["xray:CreateSamplingRule"], **self._rule(ctx, name, None))
         resource_id = self.resource_id(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        self.managed_status(ctx, resource_id)
         kind, _ = split_id(resource_id)
         verb = {"delete": "Delete", "update": "Update"}[operation]
         return simple_plan(ctx, resource_id, [f"xray:{verb}{'Group' if kind == 'group' else 'SamplingRule'}"])
@@ -193,8 +192,7 @@ class XRayProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         kind, name = split_id(resource_id)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        self.managed_status(ctx, resource_id)
         xray = ctx.client("xray")
         tags = requested_tag_update(ctx.params)
         if kind == "group":
@@ -215,8 +213,7 @@ class XRayProvider(ResourceProvider):
         kind, name = split_id(resource_id)
         if name in DEFAULTS:
             raise ResourceConflict(f"X-Ray's built-in {kind} {name} is never deleted")
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         xray = ctx.client("xray")
         if kind == "group":
             call(xray.delete_group, f"delete group {name}", missing=MISSING, GroupName=name)
