@@ -155,6 +155,11 @@ class CloudFormationStackProvider(ResourceProvider):
             raise TaskAnalysisError(f"parameter 'role_arn' {role!r} is not an IAM role ARN")
         return role
 
+    def _access(self, ctx: ProviderContext) -> dict[str, Any]:
+        """Capabilities and RoleARN for a create or a change set, those the task gives."""
+        access = {"Capabilities": self._capabilities(ctx), "RoleARN": self._role_arn(ctx)}
+        return {k: v for k, v in access.items() if v}
+
     def _create_request(self, ctx: ProviderContext, name: str) -> dict[str, Any]:
         request: dict[str, Any] = {
             "StackName": name,
@@ -166,12 +171,7 @@ class CloudFormationStackProvider(ResourceProvider):
         parameters = self._stack_parameters(ctx)
         if parameters:
             request["Parameters"] = parameters
-        capabilities = self._capabilities(ctx)
-        if capabilities:
-            request["Capabilities"] = capabilities
-        role = self._role_arn(ctx)
-        if role:
-            request["RoleARN"] = role
+        request.update(self._access(ctx))
         if opt_bool(ctx.params, "termination_protection"):
             request["EnableTerminationProtection"] = True
         return request
@@ -440,12 +440,7 @@ class CloudFormationStackProvider(ResourceProvider):
             request["Parameters"] = parameters
         elif "TemplateBody" not in template and "TemplateURL" not in template:
             request["Parameters"] = self._previous_parameters(cfn, resource_id)
-        capabilities = self._capabilities(ctx)
-        if capabilities:
-            request["Capabilities"] = capabilities
-        role = self._role_arn(ctx)
-        if role:
-            request["RoleARN"] = role
+        request.update(self._access(ctx))
         try:
             cfn.create_change_set(**request)
         except ClientError as exc:
