@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -12,6 +13,11 @@ from ..aws import error_code
 from ..errors import ResourceNotFound, TransientAwsError
 from ._common import aws_error, operation_of, short_hash
 from .base import ProviderContext, ResourceOutcome
+
+# AWS-assigned network ids that several providers take as parameters.
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 
 
 def call(fn: Callable[..., Any], doing: str, *, missing: Iterable[str] = (), not_found: str = "", **kwargs: Any) -> Any:

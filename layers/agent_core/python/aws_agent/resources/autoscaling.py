@@ -19,11 +19,10 @@ from ._common import (
     requested_tag_update,
     short_hash,
 )
-from ._net import call, name_for, paged, simple_plan
+from ._net import SUBNET_ID, call, name_for, paged, simple_plan
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 from .ec2 import Ec2InstanceProvider, client_token
 
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _LT_ID = re.compile(r"^lt-[0-9a-f]{17}$")
 MAX_GROUP_SIZE = 100  # a task may not ask for a fleet beyond this (Buddha's over-provisioning guard is issue 5)
 
@@ -97,7 +96,7 @@ class AutoScalingGroupProvider(ResourceProvider):
         subnets = opt_str_list(ctx.params, "subnet_ids")
         if not subnets:
             raise TaskAnalysisError("an Auto Scaling group needs parameter 'subnet_ids' (e.g. a VPC network's subnets)")
-        bad = [s for s in subnets if not _SUBNET_ID.match(s)]
+        bad = [s for s in subnets if not SUBNET_ID.match(s)]
         if bad:
             raise TaskAnalysisError(f"parameter 'subnet_ids' has invalid ids: {', '.join(bad)}")
         return subnets

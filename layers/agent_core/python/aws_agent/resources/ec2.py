@@ -24,14 +24,12 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import simple_plan
+from ._net import SG_ID, SUBNET_ID, simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 _AMI_ID = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 ACTIONS = ("stop", "start", "reboot")
@@ -143,10 +141,10 @@ class Ec2InstanceProvider(ResourceProvider):
         else:
             image_id, source = self._latest_al2023(ctx, ec2, architecture)
         subnet_id = opt_str(params, "subnet_id", max_len=32)
-        if subnet_id is not None and not _SUBNET_ID.match(subnet_id):
+        if subnet_id is not None and not SUBNET_ID.match(subnet_id):
             raise TaskAnalysisError(f"parameter 'subnet_id' {subnet_id!r} is not a subnet id (subnet-...)")
         groups = opt_str_list(params, "security_group_ids")
-        bad = [g for g in groups or [] if not _SG_ID.match(g)]
+        bad = [g for g in groups or [] if not SG_ID.match(g)]
         if bad:
             raise TaskAnalysisError(f"parameter 'security_group_ids' has invalid ids: {', '.join(bad)}")
         name = opt_str(params, "name", max_len=256)

@@ -26,12 +26,10 @@ from ._common import (
     requested_tag_update,
     short_hash,
 )
-from ._net import create_plan, simple_plan
+from ._net import SG_ID, SUBNET_ID, create_plan, simple_plan
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 DEFAULT_CLUSTER = "miyabi"
 CONTAINER_NAME = "app"
@@ -152,9 +150,9 @@ class EcsServiceProvider(ResourceProvider):
         subnets = opt_str_list(ctx.params, "subnet_ids")
         if not subnets:
             raise TaskAnalysisError("a Fargate service needs parameter 'subnet_ids' (its tasks run in a VPC)")
-        bad = [s for s in subnets if not _SUBNET_ID.match(s)]
+        bad = [s for s in subnets if not SUBNET_ID.match(s)]
         groups = opt_str_list(ctx.params, "security_group_ids") or []
-        bad += [g for g in groups if not _SG_ID.match(g)]
+        bad += [g for g in groups if not SG_ID.match(g)]
         if bad:
             raise TaskAnalysisError(f"invalid subnet or security group ids: {', '.join(bad)}")
         return {

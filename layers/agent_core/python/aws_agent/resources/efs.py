@@ -22,12 +22,10 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, paged, simple_plan, wait_until
+from ._net import SG_ID, SUBNET_ID, call, paged, simple_plan, wait_until
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _FS_ID = re.compile(r"^fs-[0-9a-f]{8,40}$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 MISSING = ("FileSystemNotFound",)
 TRANSITIONS = (
     "AFTER_1_DAY",
@@ -65,7 +63,7 @@ class EfsFileSystemProvider(ResourceProvider):
     def _network(ctx: ProviderContext) -> tuple[list[str], list[str] | None]:
         subnets = opt_str_list(ctx.params, "subnet_ids") or []
         groups = opt_str_list(ctx.params, "security_group_ids")
-        bad = [s for s in subnets if not _SUBNET_ID.match(s)] + [g for g in groups or [] if not _SG_ID.match(g)]
+        bad = [s for s in subnets if not SUBNET_ID.match(s)] + [g for g in groups or [] if not SG_ID.match(g)]
         if bad:
             raise TaskAnalysisError(f"invalid subnet or security group ids: {', '.join(bad)}")
         return subnets, groups

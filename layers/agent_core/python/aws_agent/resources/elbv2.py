@@ -20,12 +20,10 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, name_for, paged, simple_plan
+from ._net import SG_ID, SUBNET_ID, call, name_for, paged, simple_plan
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 LB_MISSING = ("LoadBalancerNotFound",)
 TG_MISSING = ("TargetGroupNotFound",)
 DEFAULT_ACTIONS = ("forward", "fixed-response")
@@ -52,10 +50,10 @@ class LoadBalancerProvider(ResourceProvider):
         if not _NAME.match(name):
             raise TaskAnalysisError(f"load balancer name {name!r}: 1-32 letters, digits and hyphens")
         subnets = opt_str_list(params, "subnet_ids") or []
-        if len(subnets) < 2 or any(not _SUBNET_ID.match(s) for s in subnets):
+        if len(subnets) < 2 or any(not SUBNET_ID.match(s) for s in subnets):
             raise TaskAnalysisError("an ALB needs parameter 'subnet_ids': at least two subnets in different AZs")
         groups = opt_str_list(params, "security_group_ids")
-        if any(not _SG_ID.match(g) for g in groups or []):
+        if any(not SG_ID.match(g) for g in groups or []):
             raise TaskAnalysisError("parameter 'security_group_ids' has invalid ids")
         scheme = opt_str(params, "scheme", max_len=16) or "internal"  # reachable from the internet only when asked
         if scheme not in ("internal", "internet-facing"):

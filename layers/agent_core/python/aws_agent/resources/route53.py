@@ -12,12 +12,11 @@ from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import aws_error, operation_of, opt_bool, opt_str, requested_tag_update, tag_dict, tag_list
-from ._net import simple_plan
+from ._net import VPC_ID, simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _ZONE_ID = re.compile(r"^(?:/hostedzone/)?([A-Z0-9]{1,32})$")
 _DOMAIN = re.compile(r"^(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)+[A-Za-z0-9-]{2,63}\.?$")
-_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 RECORD_TYPES = ("A", "AAAA", "CAA", "CNAME", "MX", "NAPTR", "PTR", "SPF", "SRV", "TXT", "NS", "DS")
 RECORD_ACTIONS = ("UPSERT", "DELETE")
 MAX_CHANGES = 1000  # ChangeResourceRecordSets' limit per request
@@ -125,7 +124,7 @@ class Route53HostedZoneProvider(ResourceProvider):
         vpc_id = opt_str(ctx.params, "vpc_id", max_len=32)
         if not opt_bool(ctx.params, "private") and vpc_id is None:
             return None
-        if vpc_id is None or not _VPC_ID.match(vpc_id):
+        if vpc_id is None or not VPC_ID.match(vpc_id):
             raise TaskAnalysisError("a private hosted zone needs parameter 'vpc_id' (vpc-...)")
         return {"VPCRegion": opt_str(ctx.params, "vpc_region", max_len=32) or ctx.task.region, "VPCId": vpc_id}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,10 +23,9 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, paged, simple_plan
+from ._net import VPC_ID, call, paged, simple_plan
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
-_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 ROLE_TAG = "MiyabiNetworkRole"  # public / private on subnets, public on the route table
 DEFAULT_CIDR = "10.0.0.0/16"
 VPC_MISSING = ("InvalidVpcID.NotFound",)
@@ -49,7 +47,7 @@ class VpcNetworkProvider(ResourceProvider):
     resource_type = AwsResourceType.VPC_NETWORK
 
     def resource_id(self, ctx: ProviderContext) -> str:
-        return aws_id(ctx, "vpc_id", max_len=32, pattern=_VPC_ID, shape="vpc-...")
+        return aws_id(ctx, "vpc_id", max_len=32, pattern=VPC_ID, shape="vpc-...")
 
     @staticmethod
     def _settings(ctx: ProviderContext) -> tuple[str, int, bool, bool]:
