@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..aws import error_code, translate
-from ..errors import ResourceNotFound, TaskAnalysisError, UnsupportedOperation
+from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError, UnsupportedOperation
 from ..model import AwsTaskType
-from .base import AGENT_TAG, MANAGED_TAG, TASK_TAG, ProviderContext
+from .base import AGENT_TAG, MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome
 
 RESERVED_TAGS = frozenset({MANAGED_TAG, AGENT_TAG, TASK_TAG})
 
@@ -51,6 +52,65 @@ def operation_of(ctx: ProviderContext) -> str:
             f"supported: {', '.join(t.value for t in OPERATIONS)}"
         )
     return operation
+
+
+def find_existing(
+    status: Callable[[ProviderContext, str], ResourceOutcome], ctx: ProviderContext, resource_id: str
+) -> ResourceOutcome | None:
+    """`status(ctx, resource_id)`, or None when the resource does not exist."""
+    try:
+        return status(ctx, resource_id)
+    except ResourceNotFound:
+        return None
+
+
+def check_owner(
+    ctx: ProviderContext,
+    outcome: ResourceOutcome,
+    what: str,
+    name_param: str,
+    *,
+    untagged: str = "is not managed",
+    hint_owned: bool = True,
+) -> ResourceOutcome:
+    """This task's own resource under the name (a replay) comes back; another task's or an untagged one conflicts."""
+    owner = outcome.tags.get(TASK_TAG)
+    if owner == ctx.task.id:
+        return outcome
+    # Some providers word the conflict a little differently; the keywords keep each one's message as it was.
+    who = f"belongs to task {owner}" if owner else f"{untagged} (no {TASK_TAG} tag)"
+    hint = f"; choose another {name_param}" if hint_owned or not owner else ""
+    raise ResourceConflict(f"{what} {outcome.id} already exists and {who}{hint}")
+
+
+def named_id(
+    ctx: ProviderContext, param: str, *, max_len: int, pattern: re.Pattern[str], invalid: str, default: str | None
+) -> str:
+    """The name in `param`, matched against `pattern` (`invalid` ends the error); `default` when a create omits it."""
+    name = opt_str(ctx.params, param, max_len=max_len)
+    if name is None:
+        if default is not None and ctx.task.task_type is AwsTaskType.CREATE_RESOURCE:
+            return default
+        raise TaskAnalysisError(f"missing parameter '{param}'")
+    if not pattern.match(name):
+        raise TaskAnalysisError(f"parameter '{param}' {name!r} {invalid}")
+    return name
+
+
+def aws_id(ctx: ProviderContext, param: str, *, max_len: int, pattern: re.Pattern[str], shape: str) -> str:
+    """The AWS-assigned id in `param` (e.g. vol-...), which a task must give and which must match `pattern`."""
+    value = opt_str(ctx.params, param, max_len=max_len)
+    if value is None or not pattern.match(value):
+        raise TaskAnalysisError(f"parameter '{param}' ({shape}) is missing or invalid")
+    return value
+
+
+def live_statuses(
+    status: Callable[[ProviderContext, str], ResourceOutcome], ctx: ProviderContext, resource_ids: list[str]
+) -> list[ResourceOutcome]:
+    """`status` of each listed id, in order, leaving out those deleted since the listing."""
+    found = (find_existing(status, ctx, resource_id) for resource_id in resource_ids)
+    return [outcome for outcome in found if outcome is not None]
 
 
 def short_hash(text: str, length: int = 12) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -11,7 +12,12 @@ from botocore.exceptions import ClientError
 from ..aws import error_code
 from ..errors import ResourceNotFound, TransientAwsError
 from ._common import aws_error, operation_of, short_hash
-from .base import ProviderContext
+from .base import ProviderContext, ResourceOutcome
+
+# AWS-assigned network ids that several providers take as parameters.
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 
 
 def call(fn: Callable[..., Any], doing: str, *, missing: Iterable[str] = (), not_found: str = "", **kwargs: Any) -> Any:
@@ -21,6 +27,14 @@ def call(fn: Callable[..., Any], doing: str, *, missing: Iterable[str] = (), not
     except ClientError as exc:
         if error_code(exc) in set(missing):
             raise ResourceNotFound(not_found or f"{doing}: not found") from exc
+        raise aws_error(exc, doing) from exc
+
+
+def paged(client: Any, operation: str, key: str, doing: str, **kwargs: Any) -> list[Any]:
+    """Every item under `key` across the pages of one boto3 paginator; a ClientError is translated."""
+    try:
+        return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(key, [])]
+    except ClientError as exc:
         raise aws_error(exc, doing) from exc
 
 
@@ -40,6 +54,24 @@ def wait_until(check: Callable[[], bool], what: str, *, attempts: int, delay: fl
 
 def simple_plan(ctx: ProviderContext, resource_id: str | None, calls: list[str], **parameters: Any) -> dict[str, Any]:
     return {"operation": operation_of(ctx), "resource_id": resource_id, "calls": calls, "parameters": parameters}
+
+
+def create_plan(
+    ctx: ProviderContext,
+    resource_id: str,
+    existing: ResourceOutcome | None,
+    calls: list[str],
+    parameters: dict[str, Any],
+) -> dict[str, Any]:
+    """A create's dry run: `calls` for a new resource; none, marked `replay`, where this task's own one exists."""
+    if existing is None:
+        return {"operation": operation_of(ctx), "resource_id": resource_id, "calls": calls, "parameters": parameters}
+    return {
+        "operation": operation_of(ctx),
+        "resource_id": resource_id,
+        "calls": [],
+        "parameters": {**parameters, "replay": True},
+    }
 
 
 def name_for(ctx: ProviderContext, explicit: str | None, *, max_len: int, prefix: str = "miyabi-") -> str:

@@ -12,6 +12,7 @@ from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import aws_error, operation_of, opt_str, opt_str_list, requested_tag_update, short_hash
+from ._net import simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 API_TYPES = ("http", "rest")
@@ -113,12 +114,7 @@ class ApiGatewayProvider(ResourceProvider):
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["apigateway:GET /apis", "apigateway:GET /restapis"],
-                "parameters": {"region": ctx.task.region},
-            }
+            return simple_plan(ctx, None, ["apigateway:GET /apis", "apigateway:GET /restapis"], region=ctx.task.region)
         if operation == "create":
             api_type = self._api_type(ctx) or "http"
             settings = self._settings(ctx, api_type, creating=True)
@@ -138,8 +134,7 @@ class ApiGatewayProvider(ResourceProvider):
                 },
             }
         api_id = self.resource_id(ctx)
-        outcome = self.status(ctx, api_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, api_id)
         api_type = outcome.metadata["api_type"]
         if operation == "update":
             settings = self._settings(ctx, api_type, creating=False)
@@ -243,8 +238,7 @@ class ApiGatewayProvider(ResourceProvider):
     # --- update -------------------------------------------------------------------------------------------------
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         api_type = str(outcome.metadata["api_type"])
         settings = self._settings(ctx, api_type, creating=False)
         try:
@@ -271,8 +265,7 @@ class ApiGatewayProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         api_type = outcome.metadata["api_type"]
         try:
             if api_type == "http":

@@ -19,11 +19,10 @@ from ._common import (
     requested_tag_update,
     short_hash,
 )
-from ._net import call, name_for, simple_plan
+from ._net import SUBNET_ID, call, name_for, paged, simple_plan
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 from .ec2 import Ec2InstanceProvider, client_token
 
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _LT_ID = re.compile(r"^lt-[0-9a-f]{17}$")
 MAX_GROUP_SIZE = 100  # a task may not ask for a fleet beyond this (Buddha's over-provisioning guard is issue 5)
 
@@ -76,8 +75,7 @@ class AutoScalingGroupProvider(ResourceProvider):
                 calls.insert(0, "ec2:CreateLaunchTemplate")
             return simple_plan(ctx, None, calls, group_name=self._name(ctx), subnet_ids=subnets, **capacity)
         name = self.resource_id(ctx)
-        outcome = self.status(ctx, name)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, name)
         if operation == "delete":
             return simple_plan(
                 ctx, name, ["autoscaling:DeleteAutoScalingGroup", "ec2:DeleteLaunchTemplate"], force=True
@@ -98,7 +96,7 @@ class AutoScalingGroupProvider(ResourceProvider):
         subnets = opt_str_list(ctx.params, "subnet_ids")
         if not subnets:
             raise TaskAnalysisError("an Auto Scaling group needs parameter 'subnet_ids' (e.g. a VPC network's subnets)")
-        bad = [s for s in subnets if not _SUBNET_ID.match(s)]
+        bad = [s for s in subnets if not SUBNET_ID.match(s)]
         if bad:
             raise TaskAnalysisError(f"parameter 'subnet_ids' has invalid ids: {', '.join(bad)}")
         return subnets
@@ -219,8 +217,7 @@ class AutoScalingGroupProvider(ResourceProvider):
     # --- update / delete ----------------------------------------------------------------------------------------
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         capacity = self._capacity(ctx, outcome.metadata["capacity"])
         tags = requested_tag_update(ctx.params)
         if not capacity and not tags:
@@ -239,8 +236,7 @@ class AutoScalingGroupProvider(ResourceProvider):
         return self.status(ctx, resource_id)
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.state is ResourceState.DELETING:
             return outcome
         # ForceDelete terminates the group's instances with it: allowed only because the group is managed (above).
@@ -278,11 +274,13 @@ class AutoScalingGroupProvider(ResourceProvider):
     # --- discover / tag -----------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        try:
-            pages = ctx.client("autoscaling").get_paginator("describe_auto_scaling_groups").paginate()
-            return [self._outcome(ctx, g) for page in pages for g in page.get("AutoScalingGroups", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe Auto Scaling groups in {ctx.task.region}") from exc
+        groups = paged(
+            ctx.client("autoscaling"),
+            "describe_auto_scaling_groups",
+            "AutoScalingGroups",
+            f"describe Auto Scaling groups in {ctx.task.region}",
+        )
+        return [self._outcome(ctx, g) for g in groups]
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if tags:

@@ -109,6 +109,12 @@ class ResourceProvider(ABC):
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         """Add or overwrite tags (never removes others)."""
 
+    def managed_status(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
+        """`status`, refusing (ResourceNotManaged) a resource the agent does not manage."""
+        outcome = self.status(ctx, resource_id)
+        self.require_managed(outcome)
+        return outcome
+
     def require_managed(self, outcome: ResourceOutcome) -> None:
         from ..errors import ResourceNotManaged
 

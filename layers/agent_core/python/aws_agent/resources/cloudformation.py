@@ -13,6 +13,9 @@ from ..errors import AwsCallFailed, ResourceConflict, ResourceNotFound, TaskAnal
 from ..model import AwsResourceType, AwsTaskType, ResourceState
 from ._common import (
     aws_error,
+    check_owner,
+    find_existing,
+    named_id,
     operation_of,
     opt_bool,
     opt_str,
@@ -23,7 +26,8 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
+from ._net import paged, simple_plan
+from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -85,16 +89,14 @@ class CloudFormationStackProvider(ResourceProvider):
     # --- ids and parameters -------------------------------------------------------------------------------------
 
     def resource_id(self, ctx: ProviderContext) -> str:
-        name = opt_str(ctx.params, "stack_name", max_len=128)
-        if name is None:
-            if ctx.task.task_type is AwsTaskType.CREATE_RESOURCE:
-                return f"miyabi-{short_hash(ctx.task.account_id + ctx.task.id)}"
-            raise TaskAnalysisError("missing parameter 'stack_name'")
-        if not _STACK_NAME.match(name):
-            raise TaskAnalysisError(
-                f"parameter 'stack_name' {name!r} is not a stack name (a letter, then up to 127 letters, digits, -)"
-            )
-        return name
+        return named_id(
+            ctx,
+            "stack_name",
+            max_len=128,
+            pattern=_STACK_NAME,
+            invalid="is not a stack name (a letter, then up to 127 letters, digits, -)",
+            default=f"miyabi-{short_hash(ctx.task.account_id + ctx.task.id)}",
+        )
 
     @staticmethod
     def _template(ctx: ProviderContext, *, required: bool) -> dict[str, str]:
@@ -153,6 +155,11 @@ class CloudFormationStackProvider(ResourceProvider):
             raise TaskAnalysisError(f"parameter 'role_arn' {role!r} is not an IAM role ARN")
         return role
 
+    def _access(self, ctx: ProviderContext) -> dict[str, Any]:
+        """Capabilities and RoleARN for a create or a change set, those the task gives."""
+        access = {"Capabilities": self._capabilities(ctx), "RoleARN": self._role_arn(ctx)}
+        return {k: v for k, v in access.items() if v}
+
     def _create_request(self, ctx: ProviderContext, name: str) -> dict[str, Any]:
         request: dict[str, Any] = {
             "StackName": name,
@@ -164,12 +171,7 @@ class CloudFormationStackProvider(ResourceProvider):
         parameters = self._stack_parameters(ctx)
         if parameters:
             request["Parameters"] = parameters
-        capabilities = self._capabilities(ctx)
-        if capabilities:
-            request["Capabilities"] = capabilities
-        role = self._role_arn(ctx)
-        if role:
-            request["RoleARN"] = role
+        request.update(self._access(ctx))
         if opt_bool(ctx.params, "termination_protection"):
             request["EnableTerminationProtection"] = True
         return request
@@ -179,12 +181,7 @@ class CloudFormationStackProvider(ResourceProvider):
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["cloudformation:DescribeStacks"],
-                "parameters": {},
-            }
+            return simple_plan(ctx, None, ["cloudformation:DescribeStacks"])
         name = self.resource_id(ctx)
         cfn = ctx.client("cloudformation")
         if operation == "create":
@@ -253,17 +250,11 @@ class CloudFormationStackProvider(ResourceProvider):
         return outcome.model_copy(update={"ready": False, "state": ResourceState.CREATING})
 
     def _existing(self, ctx: ProviderContext, name: str) -> ResourceOutcome | None:
-        try:
-            return self._plain_status(ctx, name)
-        except ResourceNotFound:
-            return None
+        return find_existing(self._plain_status, ctx, name)
 
-    def _check_owner(self, ctx: ProviderContext, outcome: ResourceOutcome) -> ResourceOutcome:
-        owner = outcome.tags.get(TASK_TAG)
-        if owner == ctx.task.id:
-            return outcome
-        who = f"belongs to task {owner}" if owner else f"is not managed (no {TASK_TAG} tag)"
-        raise ResourceConflict(f"stack {outcome.id} already exists and {who}; choose another stack_name")
+    @staticmethod
+    def _check_owner(ctx: ProviderContext, outcome: ResourceOutcome) -> ResourceOutcome:
+        return check_owner(ctx, outcome, "stack", "stack_name")
 
     # --- status -------------------------------------------------------------------------------------------------
 
@@ -449,12 +440,7 @@ class CloudFormationStackProvider(ResourceProvider):
             request["Parameters"] = parameters
         elif "TemplateBody" not in template and "TemplateURL" not in template:
             request["Parameters"] = self._previous_parameters(cfn, resource_id)
-        capabilities = self._capabilities(ctx)
-        if capabilities:
-            request["Capabilities"] = capabilities
-        role = self._role_arn(ctx)
-        if role:
-            request["RoleARN"] = role
+        request.update(self._access(ctx))
         try:
             cfn.create_change_set(**request)
         except ClientError as exc:
@@ -498,11 +484,14 @@ class CloudFormationStackProvider(ResourceProvider):
     def _deleted(self, ctx: ProviderContext, name: str) -> ResourceOutcome:
         """A delete replayed after the stack is gone: done when the latest stack of that name was managed."""
         cfn = ctx.client("cloudformation")
-        try:
-            pages = cfn.get_paginator("list_stacks").paginate(StackStatusFilter=["DELETE_COMPLETE"])
-            deleted = [s for page in pages for s in page.get("StackSummaries", []) if s.get("StackName") == name]
-        except ClientError as exc:
-            raise aws_error(exc, f"list deleted stacks named {name}") from exc
+        summaries = paged(
+            cfn,
+            "list_stacks",
+            "StackSummaries",
+            f"list deleted stacks named {name}",
+            StackStatusFilter=["DELETE_COMPLETE"],
+        )
+        deleted = [s for s in summaries if s.get("StackName") == name]
         if not deleted:
             raise ResourceNotFound(f"CloudFormation stack {name} does not exist")
         latest = max(deleted, key=lambda s: s.get("DeletionTime") or s["CreationTime"])
@@ -514,11 +503,9 @@ class CloudFormationStackProvider(ResourceProvider):
     # --- discover and tag ---------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        try:
-            pages = ctx.client("cloudformation").get_paginator("describe_stacks").paginate()
-            stacks = [s for page in pages for s in page.get("Stacks", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe stacks in {ctx.task.region}") from exc
+        stacks = paged(
+            ctx.client("cloudformation"), "describe_stacks", "Stacks", f"describe stacks in {ctx.task.region}"
+        )
         # Nested stacks are parts of their root stack, not stacks of their own to manage.
         return [self._outcome(ctx, s) for s in stacks if not s.get("ParentId")]
 

@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError, TransientAwsError
 from ..model import AwsResourceType, AwsTaskType, ResourceState
-from ._common import aws_error, operation_of, opt_bool, opt_str, requested_tag_update, tag_dict, tag_list
+from ._common import aws_error, named_id, operation_of, opt_bool, opt_str, requested_tag_update, tag_dict, tag_list
+from ._net import simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _DISTRIBUTION_ID = re.compile(r"^[A-Z0-9]{6,20}$")
@@ -73,14 +74,14 @@ class CloudFrontDistributionProvider(ResourceProvider):
     # --- ids and parameters -------------------------------------------------------------------------------------
 
     def resource_id(self, ctx: ProviderContext) -> str:
-        value = opt_str(ctx.params, "distribution_id", max_len=32)
-        if value is None:
-            raise TaskAnalysisError("missing parameter 'distribution_id'")
-        if not _DISTRIBUTION_ID.match(value):
-            raise TaskAnalysisError(
-                f"parameter 'distribution_id' {value!r} is not a CloudFront distribution id (e.g. E1A2B3C4D5E6F7)"
-            )
-        return value
+        return named_id(
+            ctx,
+            "distribution_id",
+            max_len=32,
+            pattern=_DISTRIBUTION_ID,
+            invalid="is not a CloudFront distribution id (e.g. E1A2B3C4D5E6F7)",
+            default=None,
+        )
 
     @staticmethod
     def _arn(ctx: ProviderContext, distribution_id: str) -> str:
@@ -130,12 +131,7 @@ class CloudFrontDistributionProvider(ResourceProvider):
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["cloudfront:ListDistributions", "cloudfront:ListTagsForResource"],
-                "parameters": {},
-            }
+            return simple_plan(ctx, None, ["cloudfront:ListDistributions", "cloudfront:ListTagsForResource"])
         if operation == "create":
             config = self._create_config(ctx)
             return {

@@ -18,6 +18,7 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
+    find_existing,
     operation_of,
     opt_int,
     opt_str,
@@ -184,8 +185,7 @@ class CloudWatchProvider(ResourceProvider):
             self._dashboard_body(ctx, ctx.managed_tags(), None)
             return simple_plan(ctx, f"dashboard/{name}", ["cloudwatch:PutDashboard"], dashboard_name=name)
         resource_id = self.resource_id(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        self.managed_status(ctx, resource_id)
         kind, _ = split_id(resource_id)
         if operation == "delete":
             return simple_plan(
@@ -200,10 +200,7 @@ class CloudWatchProvider(ResourceProvider):
         name = self._new_name(ctx, kind)
         resource_id = f"{kind}/{name}"
         tags = ctx.managed_tags()
-        try:
-            existing: ResourceOutcome | None = self.status(ctx, resource_id)
-        except ResourceNotFound:
-            existing = None
+        existing = find_existing(self.status, ctx, resource_id)
         # PutMetricAlarm / PutDashboard overwrite: never let a create replace someone else's alarm or dashboard.
         if existing is not None:
             if existing.tags.get(TASK_TAG) != ctx.task.id:
@@ -289,8 +286,7 @@ class CloudWatchProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         kind, name = split_id(resource_id)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         tags = requested_tag_update(ctx.params)
         cw = ctx.client("cloudwatch")
         if kind == "alarm":
@@ -305,8 +301,7 @@ class CloudWatchProvider(ResourceProvider):
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         kind, name = split_id(resource_id)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         cw = ctx.client("cloudwatch")
         if kind == "alarm":
             call(cw.delete_alarms, f"delete alarm {name}", AlarmNames=[name])

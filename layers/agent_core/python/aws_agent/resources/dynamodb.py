@@ -8,10 +8,14 @@ from typing import Any, ClassVar
 from botocore.exceptions import ClientError
 
 from ..aws import error_code
-from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
+from ..errors import ResourceConflict, TaskAnalysisError
 from ..model import AwsResourceType, AwsTaskType, ResourceState
 from ._common import (
     aws_error,
+    check_owner,
+    find_existing,
+    live_statuses,
+    named_id,
     operation_of,
     opt_int,
     opt_str,
@@ -20,7 +24,8 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
+from ._net import paged, simple_plan
+from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _TABLE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 _ATTRIBUTE_TYPES = ("S", "N", "B")
@@ -122,16 +127,14 @@ class DynamoDbTableProvider(ResourceProvider):
     # --- ids ----------------------------------------------------------------------------------------------------
 
     def resource_id(self, ctx: ProviderContext) -> str:
-        name = opt_str(ctx.params, "table_name", max_len=255)
-        if name is None:
-            if ctx.task.task_type is AwsTaskType.CREATE_RESOURCE:
-                return f"miyabi-{short_hash(ctx.task.account_id + ctx.task.id)}"
-            raise TaskAnalysisError("missing parameter 'table_name'")
-        if not _TABLE_NAME.match(name):
-            raise TaskAnalysisError(
-                f"parameter 'table_name' {name!r} is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .)"
-            )
-        return name
+        return named_id(
+            ctx,
+            "table_name",
+            max_len=255,
+            pattern=_TABLE_NAME,
+            invalid="is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .)",
+            default=f"miyabi-{short_hash(ctx.task.account_id + ctx.task.id)}",
+        )
 
     def _create_request(self, ctx: ProviderContext, name: str) -> dict[str, Any]:
         params = ctx.params
@@ -159,7 +162,7 @@ class DynamoDbTableProvider(ResourceProvider):
         operation = operation_of(ctx)
         if operation == "discover":
             calls = ["dynamodb:ListTables", "dynamodb:DescribeTable", "dynamodb:ListTagsOfResource"]
-            return {"operation": operation, "resource_id": None, "calls": calls, "parameters": {}}
+            return simple_plan(ctx, None, calls)
         name = self.resource_id(ctx)
         if operation == "create":
             request = self._create_request(ctx, name)
@@ -169,8 +172,7 @@ class DynamoDbTableProvider(ResourceProvider):
             shown = {k: v for k, v in request.items() if k != "Tags"}
             calls = [] if existing else ["dynamodb:CreateTable"]
             return {"operation": operation, "resource_id": name, "calls": calls, "parameters": shown}
-        outcome = self.status(ctx, name)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, name)
         if operation == "delete":
             return {"operation": operation, "resource_id": name, "calls": ["dynamodb:DeleteTable"], "parameters": {}}
         change, tags = self._update_settings(ctx, outcome)
@@ -194,17 +196,11 @@ class DynamoDbTableProvider(ResourceProvider):
         return self._outcome(ctx, table, ctx.managed_tags())
 
     def _existing(self, ctx: ProviderContext, name: str) -> ResourceOutcome | None:
-        try:
-            return self.status(ctx, name)
-        except ResourceNotFound:
-            return None
+        return find_existing(self.status, ctx, name)
 
-    def _check_owner(self, ctx: ProviderContext, outcome: ResourceOutcome) -> ResourceOutcome:
-        owner = outcome.tags.get(TASK_TAG)
-        if owner == ctx.task.id:
-            return outcome
-        who = f"belongs to task {owner}" if owner else f"is not managed (no {TASK_TAG} tag)"
-        raise ResourceConflict(f"DynamoDB table {outcome.id} already exists and {who}; choose another table_name")
+    @staticmethod
+    def _check_owner(ctx: ProviderContext, outcome: ResourceOutcome) -> ResourceOutcome:
+        return check_owner(ctx, outcome, "DynamoDB table", "table_name")
 
     # --- status -------------------------------------------------------------------------------------------------
 
@@ -299,8 +295,7 @@ class DynamoDbTableProvider(ResourceProvider):
         return (changes[0] if changes else {}), tags
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if not outcome.ready:
             raise ResourceConflict(f"DynamoDB table {resource_id} is {outcome.metadata['table_status']}; retry later")
         change, tags = self._update_settings(ctx, outcome)
@@ -318,8 +313,7 @@ class DynamoDbTableProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.metadata["table_status"] == "DELETING":
             return outcome
         try:
@@ -341,17 +335,8 @@ class DynamoDbTableProvider(ResourceProvider):
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
         client = ctx.client("dynamodb")
-        try:
-            names = [n for page in client.get_paginator("list_tables").paginate() for n in page.get("TableNames", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"list tables in {ctx.task.region}") from exc
-        found = []
-        for name in names:
-            try:
-                found.append(self.status(ctx, name))
-            except ResourceNotFound:  # deleted since the listing
-                continue
-        return found
+        names = paged(client, "list_tables", "TableNames", f"list tables in {ctx.task.region}")
+        return live_statuses(self.status, ctx, names)
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if not tags:

@@ -13,6 +13,7 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
+    aws_id,
     operation_of,
     opt_bool,
     opt_int,
@@ -22,7 +23,7 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, simple_plan, wait_until
+from ._net import call, paged, simple_plan, wait_until
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 from .ec2 import client_token
 
@@ -56,10 +57,7 @@ class EbsVolumeProvider(ResourceProvider):
     detach_wait: dict[str, float] = {"attempts": 15, "delay": 2.0}
 
     def resource_id(self, ctx: ProviderContext) -> str:
-        volume_id = opt_str(ctx.params, "volume_id", max_len=32)
-        if volume_id is None or not _VOLUME_ID.match(volume_id):
-            raise TaskAnalysisError("parameter 'volume_id' (vol-...) is missing or invalid")
-        return volume_id
+        return aws_id(ctx, "volume_id", max_len=32, pattern=_VOLUME_ID, shape="vol-...")
 
     def _request(self, ctx: ProviderContext) -> dict[str, Any]:
         params = ctx.params
@@ -110,8 +108,7 @@ class EbsVolumeProvider(ResourceProvider):
                 ctx, None, ["ec2:CreateVolume"], **{k: v for k, v in request.items() if k != "TagSpecifications"}
             )
         volume_id = self.resource_id(ctx)
-        outcome = self.status(ctx, volume_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, volume_id)
         if operation == "delete":
             attached = outcome.metadata.get("attached_to", [])
             calls = (["ec2:DetachVolume"] if attached else []) + ["ec2:DeleteVolume"]
@@ -240,8 +237,7 @@ class EbsVolumeProvider(ResourceProvider):
         return changes, tags
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         changes, tags = self._changes(ctx, outcome)
         if changes:
             if outcome.metadata.get("modification_state") == "modifying":
@@ -252,8 +248,7 @@ class EbsVolumeProvider(ResourceProvider):
         return self.status(ctx, resource_id)
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         ec2 = ctx.client("ec2")
         if outcome.metadata["volume_state"] in ("deleting", "deleted"):
             return outcome
@@ -284,11 +279,8 @@ class EbsVolumeProvider(ResourceProvider):
     # --- discover / tag -----------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        try:
-            pages = ctx.client("ec2").get_paginator("describe_volumes").paginate()
-            return [self._outcome(ctx, v, None) for page in pages for v in page.get("Volumes", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe volumes in {ctx.task.region}") from exc
+        volumes = paged(ctx.client("ec2"), "describe_volumes", "Volumes", f"describe volumes in {ctx.task.region}")
+        return [self._outcome(ctx, v, None) for v in volumes]
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if tags:

@@ -24,13 +24,12 @@ from ._common import (
     tag_dict,
     tag_list,
 )
+from ._net import SG_ID, SUBNET_ID, simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 _AMI_ID = re.compile(r"^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
 ACTIONS = ("stop", "start", "reboot")
@@ -142,10 +141,10 @@ class Ec2InstanceProvider(ResourceProvider):
         else:
             image_id, source = self._latest_al2023(ctx, ec2, architecture)
         subnet_id = opt_str(params, "subnet_id", max_len=32)
-        if subnet_id is not None and not _SUBNET_ID.match(subnet_id):
+        if subnet_id is not None and not SUBNET_ID.match(subnet_id):
             raise TaskAnalysisError(f"parameter 'subnet_id' {subnet_id!r} is not a subnet id (subnet-...)")
         groups = opt_str_list(params, "security_group_ids")
-        bad = [g for g in groups or [] if not _SG_ID.match(g)]
+        bad = [g for g in groups or [] if not SG_ID.match(g)]
         if bad:
             raise TaskAnalysisError(f"parameter 'security_group_ids' has invalid ids: {', '.join(bad)}")
         name = opt_str(params, "name", max_len=256)
@@ -220,12 +219,7 @@ class Ec2InstanceProvider(ResourceProvider):
         operation = operation_of(ctx)
         ec2 = ctx.client("ec2")
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["ec2:DescribeInstances"],
-                "parameters": {"region": ctx.task.region, "states": LIVE_STATES},
-            }
+            return simple_plan(ctx, None, ["ec2:DescribeInstances"], region=ctx.task.region, states=LIVE_STATES)
         if operation == "create":
             spec = self._launch_spec(ctx, ec2)
             launch = {**spec.describe(), "client_token": client_token(ctx.task.id)}
@@ -251,14 +245,12 @@ class Ec2InstanceProvider(ResourceProvider):
             }
         instance_id = self.resource_id(ctx)
         if operation == "delete":
-            outcome = self.status(ctx, instance_id)
-            self.require_managed(outcome)
+            outcome = self.managed_status(ctx, instance_id)
             done = outcome.metadata["instance_state"] in ("terminated", "shutting-down")
             calls = [] if done else ["ec2:TerminateInstances"]
             return {"operation": operation, "resource_id": instance_id, "calls": calls, "parameters": {}}
         action, new_type, tags = self._update_settings(ctx)
-        outcome = self.status(ctx, instance_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, instance_id)
         state = outcome.metadata["instance_state"]
         calls = []
         parameters: dict[str, Any] = {"instance_state": state}
@@ -389,8 +381,7 @@ class Ec2InstanceProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         action, new_type, tags = self._update_settings(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         state = outcome.metadata["instance_state"]
         if state in ("shutting-down", "terminated"):
             raise ResourceConflict(f"EC2 instance {resource_id} is {state}; it cannot be updated")
@@ -446,8 +437,7 @@ class Ec2InstanceProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.metadata["instance_state"] in ("shutting-down", "terminated"):
             return outcome
         ec2 = ctx.client("ec2")

@@ -14,6 +14,9 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, AwsTaskType, ResourceState
 from ._common import (
     aws_error,
+    check_owner,
+    find_existing,
+    named_id,
     operation_of,
     opt_bool,
     opt_int,
@@ -23,11 +26,10 @@ from ._common import (
     requested_tag_update,
     short_hash,
 )
-from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
+from ._net import SG_ID, SUBNET_ID, create_plan, simple_plan
+from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 DEFAULT_CLUSTER = "miyabi"
 CONTAINER_NAME = "app"
@@ -88,13 +90,14 @@ class EcsServiceProvider(ResourceProvider):
     def resource_id(self, ctx: ProviderContext) -> str:
         """`cluster/service`: a service name is unique only within its cluster."""
         cluster = self._cluster(ctx)
-        service = opt_str(ctx.params, "service_name", max_len=255)
-        if service is None:
-            if ctx.task.task_type is AwsTaskType.CREATE_RESOURCE:
-                return f"{cluster}/miyabi-{short_hash(ctx.task.id)}"
-            raise TaskAnalysisError("missing parameter 'service_name'")
-        if not _NAME.match(service):
-            raise TaskAnalysisError(f"parameter 'service_name' {service!r} must be letters, digits, - or _")
+        service = named_id(
+            ctx,
+            "service_name",
+            max_len=255,
+            pattern=_NAME,
+            invalid="must be letters, digits, - or _",
+            default=f"miyabi-{short_hash(ctx.task.id)}",
+        )
         return f"{cluster}/{service}"
 
     @staticmethod
@@ -147,9 +150,9 @@ class EcsServiceProvider(ResourceProvider):
         subnets = opt_str_list(ctx.params, "subnet_ids")
         if not subnets:
             raise TaskAnalysisError("a Fargate service needs parameter 'subnet_ids' (its tasks run in a VPC)")
-        bad = [s for s in subnets if not _SUBNET_ID.match(s)]
+        bad = [s for s in subnets if not SUBNET_ID.match(s)]
         groups = opt_str_list(ctx.params, "security_group_ids") or []
-        bad += [g for g in groups if not _SG_ID.match(g)]
+        bad += [g for g in groups if not SG_ID.match(g)]
         if bad:
             raise TaskAnalysisError(f"invalid subnet or security group ids: {', '.join(bad)}")
         return {
@@ -187,12 +190,8 @@ class EcsServiceProvider(ResourceProvider):
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices"],
-                "parameters": {"region": ctx.task.region},
-            }
+            calls = ["ecs:ListClusters", "ecs:ListServices", "ecs:DescribeServices"]
+            return simple_plan(ctx, None, calls, region=ctx.task.region)
         resource_id = self.resource_id(ctx)
         cluster, service = self._split(resource_id)
         if operation == "create":
@@ -209,24 +208,12 @@ class EcsServiceProvider(ResourceProvider):
                 "network": network,
                 "tags": ctx.managed_tags(),
             }
-            try:
-                self._check_owner(ctx, self.status(ctx, resource_id))
-            except ResourceNotFound:
-                calls = ["ecs:DescribeClusters", "ecs:CreateCluster (if missing)", "ecs:RegisterTaskDefinition"]
-                return {
-                    "operation": operation,
-                    "resource_id": resource_id,
-                    "calls": [*calls, "ecs:CreateService"],
-                    "parameters": parameters,
-                }
-            return {
-                "operation": operation,
-                "resource_id": resource_id,
-                "calls": [],
-                "parameters": {**parameters, "replay": True},
-            }
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+            existing = find_existing(self.status, ctx, resource_id)
+            if existing is not None:
+                self._check_owner(ctx, existing)
+            calls = ["ecs:DescribeClusters", "ecs:CreateCluster (if missing)", "ecs:RegisterTaskDefinition"]
+            return create_plan(ctx, resource_id, existing, [*calls, "ecs:CreateService"], parameters)
+        outcome = self.managed_status(ctx, resource_id)
         if operation == "update":
             spec, desired, force, tags = self._update_settings(ctx)
             calls = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"] if spec.changes_definition else []
@@ -251,10 +238,7 @@ class EcsServiceProvider(ResourceProvider):
         desired = opt_int(ctx.params, "desired_count", low=0, high=1000)
         vpc_config = network["awsvpcConfiguration"]
         # Look before registering: a replay must not add a task definition revision per attempt.
-        try:
-            existing = self.status(ctx, resource_id)
-        except ResourceNotFound:
-            existing = None
+        existing = find_existing(self.status, ctx, resource_id)
         if existing is not None:
             self._check_owner(ctx, existing)
             return existing
@@ -335,15 +319,7 @@ class EcsServiceProvider(ResourceProvider):
 
     @staticmethod
     def _check_owner(ctx: ProviderContext, existing: ResourceOutcome) -> None:
-        owner = existing.tags.get(TASK_TAG)
-        if owner == ctx.task.id:
-            return
-        if owner:
-            raise ResourceConflict(f"ECS service {existing.id} already exists and belongs to task {owner}")
-        raise ResourceConflict(
-            f"ECS service {existing.id} already exists and is unmanaged (no {TASK_TAG} tag); choose another "
-            "service_name"
-        )
+        check_owner(ctx, existing, "ECS service", "service_name", untagged="is unmanaged", hint_owned=False)
 
     # --- status -------------------------------------------------------------------------------------------------
 
@@ -431,8 +407,7 @@ class EcsServiceProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         spec, desired, force, tags = self._update_settings(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.state is ResourceState.DELETING:
             raise ResourceConflict(f"ECS service {resource_id} is being deleted; it cannot be updated")
         cluster, service = self._split(resource_id)
@@ -466,8 +441,7 @@ class EcsServiceProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.state is ResourceState.DELETING:  # a replay: the service is already draining
             return outcome
         cluster, service = self._split(resource_id)

@@ -12,6 +12,7 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
+    aws_id,
     operation_of,
     opt_bool,
     opt_int,
@@ -21,12 +22,10 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, simple_plan, wait_until
+from ._net import SG_ID, SUBNET_ID, call, paged, simple_plan, wait_until
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _FS_ID = re.compile(r"^fs-[0-9a-f]{8,40}$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 MISSING = ("FileSystemNotFound",)
 TRANSITIONS = (
     "AFTER_1_DAY",
@@ -58,16 +57,13 @@ class EfsFileSystemProvider(ResourceProvider):
     wait: dict[str, float] = {"attempts": 10, "delay": 3.0}
 
     def resource_id(self, ctx: ProviderContext) -> str:
-        fs_id = opt_str(ctx.params, "file_system_id", max_len=64)
-        if fs_id is None or not _FS_ID.match(fs_id):
-            raise TaskAnalysisError("parameter 'file_system_id' (fs-...) is missing or invalid")
-        return fs_id
+        return aws_id(ctx, "file_system_id", max_len=64, pattern=_FS_ID, shape="fs-...")
 
     @staticmethod
     def _network(ctx: ProviderContext) -> tuple[list[str], list[str] | None]:
         subnets = opt_str_list(ctx.params, "subnet_ids") or []
         groups = opt_str_list(ctx.params, "security_group_ids")
-        bad = [s for s in subnets if not _SUBNET_ID.match(s)] + [g for g in groups or [] if not _SG_ID.match(g)]
+        bad = [s for s in subnets if not SUBNET_ID.match(s)] + [g for g in groups or [] if not SG_ID.match(g)]
         if bad:
             raise TaskAnalysisError(f"invalid subnet or security group ids: {', '.join(bad)}")
         return subnets, groups
@@ -129,8 +125,7 @@ class EfsFileSystemProvider(ResourceProvider):
                 ctx, None, calls, **{k: v for k, v in request.items() if k != "Tags"}, subnet_ids=subnets
             )
         fs_id = self.resource_id(ctx)
-        outcome = self.status(ctx, fs_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, fs_id)
         if operation == "delete":
             targets = outcome.metadata.get("mount_target_ids", [])
             calls = ["elasticfilesystem:DeleteMountTarget"] * len(targets) + ["elasticfilesystem:DeleteFileSystem"]
@@ -272,8 +267,7 @@ class EfsFileSystemProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         lifecycle, throughput, tags = self._update_settings(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         efs = ctx.client("efs")
         if lifecycle is not None:
             call(
@@ -289,8 +283,7 @@ class EfsFileSystemProvider(ResourceProvider):
         return self.status(ctx, resource_id)
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         if outcome.metadata["lifecycle_state"] in ("deleting", "deleted"):
             return outcome
         efs = ctx.client("efs")
@@ -315,11 +308,11 @@ class EfsFileSystemProvider(ResourceProvider):
     # --- discover / tag -----------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        try:
-            pages = ctx.client("efs").get_paginator("describe_file_systems").paginate()
-            return [self._outcome(ctx, fs, None) for page in pages for fs in page.get("FileSystems", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe file systems in {ctx.task.region}") from exc
+        doing = f"describe file systems in {ctx.task.region}"
+        return [
+            self._outcome(ctx, fs, None)
+            for fs in paged(ctx.client("efs"), "describe_file_systems", "FileSystems", doing)
+        ]
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if tags:

@@ -20,12 +20,10 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, name_for, simple_plan
+from ._net import SG_ID, SUBNET_ID, call, name_for, paged, simple_plan
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 LB_MISSING = ("LoadBalancerNotFound",)
 TG_MISSING = ("TargetGroupNotFound",)
 DEFAULT_ACTIONS = ("forward", "fixed-response")
@@ -52,10 +50,10 @@ class LoadBalancerProvider(ResourceProvider):
         if not _NAME.match(name):
             raise TaskAnalysisError(f"load balancer name {name!r}: 1-32 letters, digits and hyphens")
         subnets = opt_str_list(params, "subnet_ids") or []
-        if len(subnets) < 2 or any(not _SUBNET_ID.match(s) for s in subnets):
+        if len(subnets) < 2 or any(not SUBNET_ID.match(s) for s in subnets):
             raise TaskAnalysisError("an ALB needs parameter 'subnet_ids': at least two subnets in different AZs")
         groups = opt_str_list(params, "security_group_ids")
-        if any(not _SG_ID.match(g) for g in groups or []):
+        if any(not SG_ID.match(g) for g in groups or []):
             raise TaskAnalysisError("parameter 'security_group_ids' has invalid ids")
         scheme = opt_str(params, "scheme", max_len=16) or "internal"  # reachable from the internet only when asked
         if scheme not in ("internal", "internet-facing"):
@@ -86,8 +84,7 @@ class LoadBalancerProvider(ResourceProvider):
             calls = ["elasticloadbalancing:" + c for c in ("CreateTargetGroup", "CreateLoadBalancer", "CreateListener")]
             return simple_plan(ctx, None, ["ec2:DescribeSubnets", *calls], **settings)
         name = self.resource_id(ctx)
-        outcome = self.status(ctx, name)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, name)
         if operation == "delete":
             calls = ["DeleteListener"] * len(outcome.metadata.get("listener_arns", [])) + ["DeleteLoadBalancer"]
             calls += ["DeleteTargetGroup"] * len(outcome.metadata.get("target_group_arns", []))
@@ -284,8 +281,7 @@ class LoadBalancerProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         action, health, tags = self._update_settings(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         elb = ctx.client("elbv2")
         groups = outcome.metadata.get("target_group_arns", [])
         if health:
@@ -317,8 +313,7 @@ class LoadBalancerProvider(ResourceProvider):
         return self.status(ctx, resource_id)
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         elb = ctx.client("elbv2")
         for listener_arn in outcome.metadata.get("listener_arns", []):
             call(elb.delete_listener, "delete listener", missing=("ListenerNotFound",), ListenerArn=listener_arn)
@@ -334,12 +329,7 @@ class LoadBalancerProvider(ResourceProvider):
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
         elb = ctx.client("elbv2")
-        try:
-            lbs = [
-                lb for page in elb.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]
-            ]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe load balancers in {ctx.task.region}") from exc
+        lbs = paged(elb, "describe_load_balancers", "LoadBalancers", f"describe load balancers in {ctx.task.region}")
         albs = [lb for lb in lbs if lb.get("Type") == "application"]
         tags = self._tags(elb, [lb["LoadBalancerArn"] for lb in albs]) if albs else {}
         return [self._outcome(lb, tags.get(lb["LoadBalancerArn"], {}), None, None) for lb in albs]

@@ -11,10 +11,13 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from ..aws import error_code
-from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError, TransientAwsError
-from ..model import AwsResourceType, AwsTaskType, ResourceState
+from ..errors import ResourceNotFound, TaskAnalysisError, TransientAwsError
+from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
+    check_owner,
+    find_existing,
+    named_id,
     operation_of,
     opt_int,
     opt_str,
@@ -23,7 +26,8 @@ from ._common import (
     requested_tag_update,
     short_hash,
 )
-from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
+from ._net import create_plan, simple_plan
+from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
@@ -196,16 +200,14 @@ class LambdaFunctionProvider(ResourceProvider):
     # --- ids and parameters -------------------------------------------------------------------------------------
 
     def resource_id(self, ctx: ProviderContext) -> str:
-        name = opt_str(ctx.params, "function_name", max_len=256)
-        if name is None:
-            if ctx.task.task_type is AwsTaskType.CREATE_RESOURCE:
-                return f"miyabi-{short_hash(ctx.task.id)}"
-            raise TaskAnalysisError("missing parameter 'function_name'")
-        if not _FUNCTION_NAME.match(name):
-            raise TaskAnalysisError(
-                f"parameter 'function_name' {name!r} must be 1 to 64 letters, digits, hyphens or underscores"
-            )
-        return name
+        return named_id(
+            ctx,
+            "function_name",
+            max_len=256,
+            pattern=_FUNCTION_NAME,
+            invalid="must be 1 to 64 letters, digits, hyphens or underscores",
+            default=f"miyabi-{short_hash(ctx.task.id)}",
+        )
 
     @staticmethod
     def _arn(ctx: ProviderContext, name: str) -> str:
@@ -292,36 +294,19 @@ class LambdaFunctionProvider(ResourceProvider):
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["lambda:ListFunctions", "lambda:ListTags"],
-                "parameters": {"region": ctx.task.region},
-            }
+            return simple_plan(ctx, None, ["lambda:ListFunctions", "lambda:ListTags"], region=ctx.task.region)
         name = self.resource_id(ctx)
         if operation == "create":
             spec = self._create_spec(ctx)
             role_arn, _ = self._role(ctx)
             parameters = {"function_name": name, "role_arn": role_arn, **spec.describe(), "tags": ctx.managed_tags()}
-            try:
-                existing = self.status(ctx, name)
-            except ResourceNotFound:
-                return {
-                    "operation": operation,
-                    "resource_id": name,
-                    "calls": ["lambda:CreateFunction"],
-                    "parameters": parameters,
-                }
-            self._check_owner(ctx, existing)
-            return {
-                "operation": operation,
-                "resource_id": name,
-                "calls": [],
-                "parameters": {**parameters, "replay": True},
-            }
+            existing = find_existing(self.status, ctx, name)
+            if existing is not None:
+                self._check_owner(ctx, existing)
+            return create_plan(ctx, name, existing, ["lambda:CreateFunction"], parameters)
         if operation == "update":
             update = self._update_spec(ctx)
-            self.require_managed(self.status(ctx, name))
+            self.managed_status(ctx, name)
             parameters = {
                 "configuration": {k: v for k, v in update.configuration.items() if k != "Environment"},
                 "environment_keys": sorted(update.configuration.get("Environment", {}).get("Variables", {})),
@@ -329,7 +314,7 @@ class LambdaFunctionProvider(ResourceProvider):
                 **(update.code.describe() if update.code else {}),
             }
             return {"operation": operation, "resource_id": name, "calls": update.calls(), "parameters": parameters}
-        self.require_managed(self.status(ctx, name))
+        self.managed_status(ctx, name)
         return {"operation": operation, "resource_id": name, "calls": ["lambda:DeleteFunction"], "parameters": {}}
 
     # --- create -------------------------------------------------------------------------------------------------
@@ -375,15 +360,7 @@ class LambdaFunctionProvider(ResourceProvider):
 
     @staticmethod
     def _check_owner(ctx: ProviderContext, existing: ResourceOutcome) -> None:
-        owner = existing.tags.get(TASK_TAG)
-        if owner == ctx.task.id:
-            return
-        if owner:
-            raise ResourceConflict(f"Lambda function {existing.id} already exists and belongs to task {owner}")
-        raise ResourceConflict(
-            f"Lambda function {existing.id} already exists and is unmanaged (no {TASK_TAG} tag); choose another "
-            "function_name"
-        )
+        check_owner(ctx, existing, "Lambda function", "function_name", untagged="is unmanaged", hint_owned=False)
 
     # --- status -------------------------------------------------------------------------------------------------
 
@@ -449,8 +426,7 @@ class LambdaFunctionProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         spec = self._update_spec(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         # Inline code must also fit the function as it is (a Node.js function or an app.handler cannot take index.py).
         _check_inline_fit(
             spec.configuration.get("Runtime") or str(outcome.metadata.get("runtime", "")),
@@ -488,8 +464,7 @@ class LambdaFunctionProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         try:
             ctx.client("lambda").delete_function(FunctionName=resource_id)
         except ClientError as exc:

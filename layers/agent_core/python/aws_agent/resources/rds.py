@@ -13,6 +13,8 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, AwsTaskType, ResourceState
 from ._common import (
     aws_error,
+    check_owner,
+    find_existing,
     operation_of,
     opt_bool,
     opt_int,
@@ -24,7 +26,8 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
+from ._net import paged, simple_plan
+from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _IDENTIFIER = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9]|-(?!-)){0,62}$")
 _DB_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
@@ -199,16 +202,13 @@ class _RdsBase(ResourceProvider):
         )
 
     def _describe_all(self, ctx: ProviderContext) -> list[dict[str, Any]]:
-        try:
-            pages = ctx.client("rds").get_paginator(self.describe_operation).paginate()
-            return [item for page in pages for item in page.get(self.describe_result, [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe {self.noun}s in {ctx.task.region}") from exc
+        doing = f"describe {self.noun}s in {ctx.task.region}"
+        return paged(ctx.client("rds"), self.describe_operation, self.describe_result, doing)
 
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return {"operation": operation, "resource_id": None, "calls": [self.discover_call], "parameters": {}}
+            return simple_plan(ctx, None, [self.discover_call])
         identifier = self.resource_id(ctx)
         if operation == "create":
             calls, parameters = self._plan_create(ctx, identifier)  # validates before any AWS call
@@ -217,8 +217,7 @@ class _RdsBase(ResourceProvider):
                 self._check_owner(ctx, existing)
                 calls = []
         else:
-            outcome = self.status(ctx, identifier)
-            self.require_managed(outcome)
+            outcome = self.managed_status(ctx, identifier)
             if operation == "delete":
                 skip, snapshot = _final_snapshot(ctx, identifier)
                 calls = list(self.delete_calls)
@@ -288,19 +287,10 @@ class _RdsBase(ResourceProvider):
 
     def _check_owner(self, ctx: ProviderContext, outcome: ResourceOutcome) -> ResourceOutcome:
         """An existing resource under the identifier: this task's (a replay: resume) or a conflict."""
-        owner = outcome.tags.get(TASK_TAG)
-        if owner == ctx.task.id:
-            return outcome
-        who = f"belongs to task {owner}" if owner else f"is not managed (no {TASK_TAG} tag)"
-        raise ResourceConflict(
-            f"{self.resource_type.value} {outcome.id} already exists and {who}; choose another {self.id_param}"
-        )
+        return check_owner(ctx, outcome, self.resource_type.value, self.id_param)
 
     def _existing(self, ctx: ProviderContext, identifier: str) -> ResourceOutcome | None:
-        try:
-            return self.status(ctx, identifier)
-        except ResourceNotFound:
-            return None
+        return find_existing(self.status, ctx, identifier)
 
     def _deleted_by_this_task(self, ctx: ProviderContext, identifier: str) -> ResourceOutcome:
         """A delete replayed after the resource is gone: done if this task's final snapshot exists, else not found."""
@@ -469,8 +459,7 @@ class RdsInstanceProvider(_RdsBase):
         return changes, bool(opt_bool(params, "apply_immediately")), tags
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         changes, apply_now, tags = self._update_settings(ctx, outcome)
         if changes:
             try:
@@ -661,8 +650,7 @@ class AuroraClusterProvider(_RdsBase):
         return new_class, bool(opt_bool(ctx.params, "apply_immediately")), tags
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         new_class, apply_now, tags = self._update_settings(ctx, outcome)
         if new_class:
             writer = outcome.metadata["writer"]

@@ -12,11 +12,11 @@ from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
 from ._common import aws_error, operation_of, opt_bool, opt_str, requested_tag_update, tag_dict, tag_list
+from ._net import VPC_ID, simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _ZONE_ID = re.compile(r"^(?:/hostedzone/)?([A-Z0-9]{1,32})$")
 _DOMAIN = re.compile(r"^(?=.{1,253}\.?$)(?:(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\.)+[A-Za-z0-9-]{2,63}\.?$")
-_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 RECORD_TYPES = ("A", "AAAA", "CAA", "CNAME", "MX", "NAPTR", "PTR", "SPF", "SRV", "TXT", "NS", "DS")
 RECORD_ACTIONS = ("UPSERT", "DELETE")
 MAX_CHANGES = 1000  # ChangeResourceRecordSets' limit per request
@@ -124,7 +124,7 @@ class Route53HostedZoneProvider(ResourceProvider):
         vpc_id = opt_str(ctx.params, "vpc_id", max_len=32)
         if not opt_bool(ctx.params, "private") and vpc_id is None:
             return None
-        if vpc_id is None or not _VPC_ID.match(vpc_id):
+        if vpc_id is None or not VPC_ID.match(vpc_id):
             raise TaskAnalysisError("a private hosted zone needs parameter 'vpc_id' (vpc-...)")
         return {"VPCRegion": opt_str(ctx.params, "vpc_region", max_len=32) or ctx.task.region, "VPCId": vpc_id}
 
@@ -134,12 +134,7 @@ class Route53HostedZoneProvider(ResourceProvider):
         operation = operation_of(ctx)
         r53 = ctx.client("route53")
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["route53:ListHostedZones", "route53:ListTagsForResources"],
-                "parameters": {},
-            }
+            return simple_plan(ctx, None, ["route53:ListHostedZones", "route53:ListTagsForResources"])
         if operation == "create":
             name = self._zone_name(ctx)
             vpc = self._vpc(ctx)
@@ -161,8 +156,7 @@ class Route53HostedZoneProvider(ResourceProvider):
                 },
             }
         zone_id = self.resource_id(ctx)
-        outcome = self.status(ctx, zone_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, zone_id)
         if operation == "update":
             records, comment, tags = self._update_settings(ctx, outcome.metadata["zone_name"])
             calls = ["route53:ChangeResourceRecordSets"] * bool(records)
@@ -300,8 +294,7 @@ class Route53HostedZoneProvider(ResourceProvider):
         return records, comment, tags
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         records, comment, tags = self._update_settings(ctx, outcome.metadata["zone_name"])
         r53 = ctx.client("route53")
         change = self._change(r53, resource_id, records, ctx.task.id) if records else None
@@ -330,8 +323,7 @@ class Route53HostedZoneProvider(ResourceProvider):
         return [s for s in sets if not (s["Type"] in ("SOA", "NS") and s["Name"] == zone_name)]
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         r53 = ctx.client("route53")
         removable = self._removable_records(r53, resource_id, outcome.metadata["zone_name"])
         try:

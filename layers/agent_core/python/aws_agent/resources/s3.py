@@ -24,6 +24,7 @@ from ._common import (
     tag_dict,
     tag_list,
 )
+from ._net import simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 MAX_UPLOAD_BYTES = 1024 * 1024
@@ -137,12 +138,7 @@ class S3BucketProvider(ResourceProvider):
         operation = operation_of(ctx)
         s3 = ctx.client("s3")
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["s3:ListBuckets", "s3:GetBucketTagging"],
-                "parameters": {"region": ctx.task.region},
-            }
+            return simple_plan(ctx, None, ["s3:ListBuckets", "s3:GetBucketTagging"], region=ctx.task.region)
         name = self.resource_id(ctx)
         if operation == "create":
             settings = self._create_settings(ctx)
@@ -168,7 +164,7 @@ class S3BucketProvider(ResourceProvider):
             return {"operation": operation, "resource_id": name, "calls": calls, "parameters": parameters}
         if operation == "update":
             update = self._update_settings(ctx)
-            self.require_managed(self.status(ctx, name))
+            self.managed_status(ctx, name)
             calls = []
             parameters = {}
             if update.versioning is not None:
@@ -186,7 +182,7 @@ class S3BucketProvider(ResourceProvider):
                 }
             return {"operation": operation, "resource_id": name, "calls": calls, "parameters": parameters}
         # delete
-        self.require_managed(self.status(ctx, name))
+        self.managed_status(ctx, name)
         self._require_empty(s3, name)
         return {"operation": operation, "resource_id": name, "calls": ["s3:DeleteBucket"], "parameters": {}}
 
@@ -303,7 +299,7 @@ class S3BucketProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         settings = self._update_settings(ctx)
-        self.require_managed(self.status(ctx, resource_id))
+        self.managed_status(ctx, resource_id)
         s3 = ctx.client("s3")
         uploaded: dict[str, Any] | None = None
         try:
@@ -335,8 +331,7 @@ class S3BucketProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         s3 = ctx.client("s3")
         self._require_empty(s3, resource_id)
         try:

@@ -9,10 +9,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..aws import error_code
-from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
+from ..errors import ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, AwsTaskType, ResourceState
 from ._common import (
     aws_error,
+    check_owner,
+    find_existing,
+    live_statuses,
     operation_of,
     opt_str,
     partition_for,
@@ -21,7 +24,8 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
+from ._net import create_plan, paged, simple_plan
+from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _FIFO_NAME = re.compile(r"^[A-Za-z0-9_-]{1,251}\.fifo$")
@@ -98,35 +102,18 @@ class SnsTopicProvider(ResourceProvider):
     def plan(self, ctx: ProviderContext) -> dict[str, Any]:
         operation = operation_of(ctx)
         if operation == "discover":
-            return {
-                "operation": operation,
-                "resource_id": None,
-                "calls": ["sns:ListTopics", "sns:ListTagsForResource"],
-                "parameters": {"region": ctx.task.region},
-            }
+            return simple_plan(ctx, None, ["sns:ListTopics", "sns:ListTagsForResource"], region=ctx.task.region)
         name = self.resource_id(ctx)
         if operation == "create":
             attributes = self._attributes(ctx)
             parameters = {"topic_name": name, "attributes": sorted(attributes), "tags": ctx.managed_tags()}
-            try:
-                existing = self.status(ctx, name)
-            except ResourceNotFound:
-                return {
-                    "operation": operation,
-                    "resource_id": name,
-                    "calls": ["sns:CreateTopic"],
-                    "parameters": parameters,
-                }
-            self._check_owner(ctx, existing)
-            return {
-                "operation": operation,
-                "resource_id": name,
-                "calls": [],
-                "parameters": {**parameters, "replay": True},
-            }
+            existing = find_existing(self.status, ctx, name)
+            if existing is not None:
+                self._check_owner(ctx, existing)
+            return create_plan(ctx, name, existing, ["sns:CreateTopic"], parameters)
         if operation == "update":
             attributes, tags = self._update_settings(ctx)
-            self.require_managed(self.status(ctx, name))
+            self.managed_status(ctx, name)
             calls = ["sns:SetTopicAttributes"] * bool(attributes) + ["sns:TagResource"] * bool(tags)
             return {
                 "operation": operation,
@@ -134,7 +121,7 @@ class SnsTopicProvider(ResourceProvider):
                 "calls": calls,
                 "parameters": {"attributes": sorted(attributes), "tags": tags},
             }
-        self.require_managed(self.status(ctx, name))
+        self.managed_status(ctx, name)
         return {"operation": operation, "resource_id": name, "calls": ["sns:DeleteTopic"], "parameters": {}}
 
     # --- create -------------------------------------------------------------------------------------------------
@@ -144,10 +131,7 @@ class SnsTopicProvider(ResourceProvider):
         attributes = self._attributes(ctx)
         # CreateTopic returns the existing topic for a repeated name, and would quietly adopt a topic someone else
         # made: look first, so only this task's own topic is resumed.
-        try:
-            existing = self.status(ctx, name)
-        except ResourceNotFound:
-            existing = None
+        existing = find_existing(self.status, ctx, name)
         if existing is not None:
             self._check_owner(ctx, existing)
             return existing
@@ -161,14 +145,7 @@ class SnsTopicProvider(ResourceProvider):
 
     @staticmethod
     def _check_owner(ctx: ProviderContext, existing: ResourceOutcome) -> None:
-        owner = existing.tags.get(TASK_TAG)
-        if owner == ctx.task.id:
-            return
-        if owner:
-            raise ResourceConflict(f"SNS topic {existing.id} already exists and belongs to task {owner}")
-        raise ResourceConflict(
-            f"SNS topic {existing.id} already exists and is unmanaged (no {TASK_TAG} tag); choose another topic_name"
-        )
+        check_owner(ctx, existing, "SNS topic", "topic_name", untagged="is unmanaged", hint_owned=False)
 
     # --- status -------------------------------------------------------------------------------------------------
 
@@ -215,7 +192,7 @@ class SnsTopicProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         attributes, tags = self._update_settings(ctx)
-        self.require_managed(self.status(ctx, resource_id))
+        self.managed_status(ctx, resource_id)
         sns = ctx.client("sns")
         arn = self._arn(ctx, resource_id)
         for name, value in attributes.items():  # SetTopicAttributes sets one attribute per call
@@ -230,8 +207,7 @@ class SnsTopicProvider(ResourceProvider):
     # --- delete -------------------------------------------------------------------------------------------------
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         try:
             # DeleteTopic of a topic that is already gone succeeds: a replayed delete is harmless.
             ctx.client("sns").delete_topic(TopicArn=self._arn(ctx, resource_id))
@@ -245,18 +221,8 @@ class SnsTopicProvider(ResourceProvider):
     # --- discover and tag ---------------------------------------------------------------------------------------
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
-        sns = ctx.client("sns")
-        found: list[ResourceOutcome] = []
-        try:
-            arns = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
-        except ClientError as exc:
-            raise aws_error(exc, f"list topics in {ctx.task.region}") from exc
-        for arn in arns:
-            try:
-                found.append(self.status(ctx, arn.rsplit(":", 1)[1]))
-            except ResourceNotFound:  # deleted since the listing
-                continue
-        return found
+        topics = paged(ctx.client("sns"), "list_topics", "Topics", f"list topics in {ctx.task.region}")
+        return live_statuses(self.status, ctx, [str(t["TopicArn"]).rsplit(":", 1)[1] for t in topics])
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:
         if not tags:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -14,6 +13,7 @@ from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError, Tran
 from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
+    aws_id,
     operation_of,
     opt_bool,
     opt_int,
@@ -23,10 +23,9 @@ from ._common import (
     tag_dict,
     tag_list,
 )
-from ._net import call, simple_plan
+from ._net import VPC_ID, call, paged, simple_plan
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
-_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 ROLE_TAG = "MiyabiNetworkRole"  # public / private on subnets, public on the route table
 DEFAULT_CIDR = "10.0.0.0/16"
 VPC_MISSING = ("InvalidVpcID.NotFound",)
@@ -48,10 +47,7 @@ class VpcNetworkProvider(ResourceProvider):
     resource_type = AwsResourceType.VPC_NETWORK
 
     def resource_id(self, ctx: ProviderContext) -> str:
-        vpc_id = opt_str(ctx.params, "vpc_id", max_len=32)
-        if vpc_id is None or not _VPC_ID.match(vpc_id):
-            raise TaskAnalysisError("parameter 'vpc_id' (vpc-...) is missing or invalid")
-        return vpc_id
+        return aws_id(ctx, "vpc_id", max_len=32, pattern=VPC_ID, shape="vpc-...")
 
     @staticmethod
     def _settings(ctx: ProviderContext) -> tuple[str, int, bool, bool]:
@@ -102,8 +98,7 @@ class VpcNetworkProvider(ResourceProvider):
             subnets = [{"role": r, "zone": z, "cidr": c} for r, z, c in layout]
             return simple_plan(ctx, None, calls, cidr=cidr, subnets=subnets, tags=ctx.managed_tags())
         vpc_id = self.resource_id(ctx)
-        outcome = self.status(ctx, vpc_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, vpc_id)
         if operation == "delete":
             calls = ["ec2:DeleteSubnet"] * len(outcome.metadata["subnet_ids"]) + ["ec2:DeleteRouteTable"] * len(
                 outcome.metadata["route_table_ids"]
@@ -281,14 +276,12 @@ class VpcNetworkProvider(ResourceProvider):
         tags = requested_tag_update(ctx.params)
         if not tags:
             raise TaskAnalysisError("a VPC network update takes parameter 'tags' (CIDR and subnets are fixed)")
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        self.managed_status(ctx, resource_id)
         self.tag(ctx, resource_id, tags)
         return self.status(ctx, resource_id)
 
     def delete(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         ec2 = ctx.client("ec2")
         # Network interfaces in the VPC belong to something else (instances, mount targets, load balancers): deleting
         # the network under them would fail half-way, so refuse before changing anything.
@@ -364,11 +357,9 @@ class VpcNetworkProvider(ResourceProvider):
 
     def discover(self, ctx: ProviderContext) -> list[ResourceOutcome]:
         ec2 = ctx.client("ec2")
-        try:
-            vpcs = [v for page in ec2.get_paginator("describe_vpcs").paginate() for v in page.get("Vpcs", [])]
-            subnets = [s for page in ec2.get_paginator("describe_subnets").paginate() for s in page.get("Subnets", [])]
-        except ClientError as exc:
-            raise aws_error(exc, f"describe VPCs in {ctx.task.region}") from exc
+        doing = f"describe VPCs in {ctx.task.region}"
+        vpcs = paged(ec2, "describe_vpcs", "Vpcs", doing)
+        subnets = paged(ec2, "describe_subnets", "Subnets", doing)
         return [self._outcome(ctx, v, [s for s in subnets if s["VpcId"] == v["VpcId"]]) for v in vpcs]
 
     def tag(self, ctx: ProviderContext, resource_id: str, tags: dict[str, str]) -> None:

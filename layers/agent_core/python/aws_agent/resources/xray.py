@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
-from ._common import aws_error, operation_of, opt_int, opt_str, requested_tag_update, tag_dict, tag_list
+from ._common import aws_error, find_existing, operation_of, opt_int, opt_str, requested_tag_update, tag_dict, tag_list
 from ._net import call, name_for, simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
@@ -95,8 +95,7 @@ class XRayProvider(ResourceProvider):
                 return simple_plan(ctx, resource_id, ["xray:CreateGroup"], filter_expression=self._filter(ctx, True))
             return simple_plan(ctx, resource_id, ["xray:CreateSamplingRule"], **self._rule(ctx, name, None))
         resource_id = self.resource_id(ctx)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        self.managed_status(ctx, resource_id)
         kind, _ = split_id(resource_id)
         verb = {"delete": "Delete", "update": "Update"}[operation]
         return simple_plan(ctx, resource_id, [f"xray:{verb}{'Group' if kind == 'group' else 'SamplingRule'}"])
@@ -111,10 +110,7 @@ class XRayProvider(ResourceProvider):
     def create(self, ctx: ProviderContext) -> ResourceOutcome:
         resource_id = self._new_id(ctx)
         kind, name = split_id(resource_id)
-        try:
-            existing: ResourceOutcome | None = self.status(ctx, resource_id)
-        except ResourceNotFound:
-            existing = None
+        existing = find_existing(self.status, ctx, resource_id)
         if existing is not None:
             if existing.tags.get(TASK_TAG) != ctx.task.id:
                 raise ResourceConflict(f"X-Ray {kind} {name} already exists and was not created by this task")
@@ -196,8 +192,7 @@ class XRayProvider(ResourceProvider):
 
     def update(self, ctx: ProviderContext, resource_id: str) -> ResourceOutcome:
         kind, name = split_id(resource_id)
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        self.managed_status(ctx, resource_id)
         xray = ctx.client("xray")
         tags = requested_tag_update(ctx.params)
         if kind == "group":
@@ -218,8 +213,7 @@ class XRayProvider(ResourceProvider):
         kind, name = split_id(resource_id)
         if name in DEFAULTS:
             raise ResourceConflict(f"X-Ray's built-in {kind} {name} is never deleted")
-        outcome = self.status(ctx, resource_id)
-        self.require_managed(outcome)
+        outcome = self.managed_status(ctx, resource_id)
         xray = ctx.client("xray")
         if kind == "group":
             call(xray.delete_group, f"delete group {name}", missing=MISSING, GroupName=name)
