@@ -211,3 +211,25 @@ def opt_str_map(params: Mapping[str, Any], name: str) -> dict[str, str] | None:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise TaskAnalysisError(f"parameter '{name}' must be a map of strings to strings")
     return dict(value)
+
+
+def simple_plan(ctx: ProviderContext, resource_id: str | None, calls: list[str], **parameters: Any) -> dict[str, Any]:
+    return {"operation": operation_of(ctx), "resource_id": resource_id, "calls": calls, "parameters": parameters}
+
+
+def create_plan(
+    ctx: ProviderContext,
+    resource_id: str,
+    existing: ResourceOutcome | None,
+    calls: list[str],
+    parameters: dict[str, Any],
+) -> dict[str, Any]:
+    """A create's dry run: `calls` for a new resource; none, marked `replay`, where this task's own one exists."""
+    if existing is None:
+        return {"operation": operation_of(ctx), "resource_id": resource_id, "calls": calls, "parameters": parameters}
+    return {
+        "operation": operation_of(ctx),
+        "resource_id": resource_id,
+        "calls": [],
+        "parameters": {**parameters, "replay": True},
+    }

@@ -1,4 +1,4 @@
-"""Helpers shared by the network, storage, scaling and monitoring providers: not-found codes, bounded waits, plans."""
+"""Helpers shared by the network, storage, scaling and monitoring providers: not-found codes, bounded waits, ids."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 
 from ..aws import error_code
 from ..errors import ResourceNotFound, TransientAwsError
-from ._common import aws_error, operation_of, short_hash
-from .base import ProviderContext, ResourceOutcome
+from ._common import aws_error, short_hash
+from .base import ProviderContext
 
 # AWS-assigned network ids that several providers take as parameters.
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -50,28 +50,6 @@ def wait_until(check: Callable[[], bool], what: str, *, attempts: int, delay: fl
         if attempt < attempts - 1:
             time.sleep(delay)
     raise TransientAwsError(f"{what} did not happen within {attempts * delay:.0f} s; the step is retried")
-
-
-def simple_plan(ctx: ProviderContext, resource_id: str | None, calls: list[str], **parameters: Any) -> dict[str, Any]:
-    return {"operation": operation_of(ctx), "resource_id": resource_id, "calls": calls, "parameters": parameters}
-
-
-def create_plan(
-    ctx: ProviderContext,
-    resource_id: str,
-    existing: ResourceOutcome | None,
-    calls: list[str],
-    parameters: dict[str, Any],
-) -> dict[str, Any]:
-    """A create's dry run: `calls` for a new resource; none, marked `replay`, where this task's own one exists."""
-    if existing is None:
-        return {"operation": operation_of(ctx), "resource_id": resource_id, "calls": calls, "parameters": parameters}
-    return {
-        "operation": operation_of(ctx),
-        "resource_id": resource_id,
-        "calls": [],
-        "parameters": {**parameters, "replay": True},
-    }
 
 
 def name_for(ctx: ProviderContext, explicit: str | None, *, max_len: int, prefix: str = "miyabi-") -> str:

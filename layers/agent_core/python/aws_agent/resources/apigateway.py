@@ -11,8 +11,7 @@ from botocore.exceptions import ClientError
 from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
-from ._common import aws_error, operation_of, opt_str, opt_str_list, requested_tag_update, short_hash
-from ._net import simple_plan
+from ._common import aws_error, operation_of, opt_str, opt_str_list, requested_tag_update, short_hash, simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 API_TYPES = ("http", "rest")

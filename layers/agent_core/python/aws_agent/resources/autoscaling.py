@@ -18,8 +18,9 @@ from ._common import (
     opt_str_list,
     requested_tag_update,
     short_hash,
+    simple_plan,
 )
-from ._net import SUBNET_ID, call, name_for, paged, simple_plan
+from ._net import SUBNET_ID, call, name_for, paged
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 from .ec2 import Ec2InstanceProvider, client_token
 

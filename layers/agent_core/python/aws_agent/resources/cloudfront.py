@@ -15,8 +15,17 @@ from botocore.exceptions import ClientError
 from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError, TransientAwsError
 from ..model import AwsResourceType, AwsTaskType, ResourceState
-from ._common import aws_error, named_id, operation_of, opt_bool, opt_str, requested_tag_update, tag_dict, tag_list
-from ._net import simple_plan
+from ._common import (
+    aws_error,
+    named_id,
+    operation_of,
+    opt_bool,
+    opt_str,
+    requested_tag_update,
+    simple_plan,
+    tag_dict,
+    tag_list,
+)
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _DISTRIBUTION_ID = re.compile(r"^[A-Z0-9]{6,20}$")

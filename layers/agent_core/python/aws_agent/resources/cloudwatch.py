@@ -25,10 +25,11 @@ from ._common import (
     opt_str_list,
     opt_str_map,
     requested_tag_update,
+    simple_plan,
     tag_dict,
     tag_list,
 )
-from ._net import call, name_for, simple_plan
+from ._net import call, name_for
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 KINDS = ("alarm", "dashboard")

@@ -21,10 +21,11 @@ from ._common import (
     opt_str,
     requested_tag_update,
     short_hash,
+    simple_plan,
     tag_dict,
     tag_list,
 )
-from ._net import paged, simple_plan
+from ._net import paged
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _TABLE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")

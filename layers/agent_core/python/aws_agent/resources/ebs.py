@@ -20,10 +20,11 @@ from ._common import (
     opt_str,
     partition_for,
     requested_tag_update,
+    simple_plan,
     tag_dict,
     tag_list,
 )
-from ._net import call, paged, simple_plan, wait_until
+from ._net import call, paged, wait_until
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 from .ec2 import client_token
 

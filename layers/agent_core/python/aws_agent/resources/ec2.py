@@ -21,10 +21,11 @@ from ._common import (
     opt_str_list,
     partition_for,
     requested_tag_update,
+    simple_plan,
     tag_dict,
     tag_list,
 )
-from ._net import SG_ID, SUBNET_ID, simple_plan
+from ._net import SG_ID, SUBNET_ID
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _INSTANCE_ID = re.compile(r"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$")

@@ -15,6 +15,7 @@ from ..model import AwsResourceType, AwsTaskType, ResourceState
 from ._common import (
     aws_error,
     check_owner,
+    create_plan,
     find_existing,
     named_id,
     operation_of,
@@ -25,8 +26,9 @@ from ._common import (
     opt_str_map,
     requested_tag_update,
     short_hash,
+    simple_plan,
 )
-from ._net import SG_ID, SUBNET_ID, create_plan, simple_plan
+from ._net import SG_ID, SUBNET_ID
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")

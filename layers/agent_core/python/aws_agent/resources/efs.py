@@ -19,10 +19,11 @@ from ._common import (
     opt_str,
     opt_str_list,
     requested_tag_update,
+    simple_plan,
     tag_dict,
     tag_list,
 )
-from ._net import SG_ID, SUBNET_ID, call, paged, simple_plan, wait_until
+from ._net import SG_ID, SUBNET_ID, call, paged, wait_until
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _FS_ID = re.compile(r"^fs-[0-9a-f]{8,40}$")

@@ -17,10 +17,11 @@ from ._common import (
     opt_str,
     opt_str_list,
     requested_tag_update,
+    simple_plan,
     tag_dict,
     tag_list,
 )
-from ._net import SG_ID, SUBNET_ID, call, name_for, paged, simple_plan
+from ._net import SG_ID, SUBNET_ID, call, name_for, paged
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")

@@ -16,6 +16,7 @@ from ..model import AwsResourceType, ResourceState
 from ._common import (
     aws_error,
     check_owner,
+    create_plan,
     find_existing,
     named_id,
     operation_of,
@@ -25,8 +26,8 @@ from ._common import (
     partition_for,
     requested_tag_update,
     short_hash,
+    simple_plan,
 )
-from ._net import create_plan, simple_plan
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

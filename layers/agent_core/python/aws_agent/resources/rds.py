@@ -23,10 +23,11 @@ from ._common import (
     partition_for,
     requested_tag_update,
     short_hash,
+    simple_plan,
     tag_dict,
     tag_list,
 )
-from ._net import paged, simple_plan
+from ._net import paged
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _IDENTIFIER = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9]|-(?!-)){0,62}$")

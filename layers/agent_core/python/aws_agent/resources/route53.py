@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
-from ._common import aws_error, operation_of, opt_bool, opt_str, requested_tag_update, tag_dict, tag_list
-from ._net import VPC_ID, simple_plan
+from ._common import aws_error, operation_of, opt_bool, opt_str, requested_tag_update, simple_plan, tag_dict, tag_list
+from ._net import VPC_ID
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 _ZONE_ID = re.compile(r"^(?:/hostedzone/)?([A-Z0-9]{1,32})$")

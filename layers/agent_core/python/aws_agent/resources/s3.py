@@ -21,10 +21,10 @@ from ._common import (
     partition_for,
     requested_tag_update,
     short_hash,
+    simple_plan,
     tag_dict,
     tag_list,
 )
-from ._net import simple_plan
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 MAX_UPLOAD_BYTES = 1024 * 1024

@@ -14,6 +14,7 @@ from ..model import AwsResourceType, AwsTaskType, ResourceState
 from ._common import (
     aws_error,
     check_owner,
+    create_plan,
     find_existing,
     live_statuses,
     operation_of,
@@ -21,10 +22,11 @@ from ._common import (
     partition_for,
     requested_tag_update,
     short_hash,
+    simple_plan,
     tag_dict,
     tag_list,
 )
-from ._net import create_plan, paged, simple_plan
+from ._net import paged
 from .base import ProviderContext, ResourceOutcome, ResourceProvider
 
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")

@@ -20,10 +20,11 @@ from ._common import (
     opt_str,
     partition_for,
     requested_tag_update,
+    simple_plan,
     tag_dict,
     tag_list,
 )
-from ._net import VPC_ID, call, paged, simple_plan
+from ._net import VPC_ID, call, paged
 from .base import MANAGED_TAG, TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 ROLE_TAG = "MiyabiNetworkRole"  # public / private on subnets, public on the route table

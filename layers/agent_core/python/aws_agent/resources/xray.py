@@ -9,8 +9,18 @@ from botocore.exceptions import ClientError
 from ..aws import error_code
 from ..errors import ResourceConflict, ResourceNotFound, TaskAnalysisError
 from ..model import AwsResourceType, ResourceState
-from ._common import aws_error, find_existing, operation_of, opt_int, opt_str, requested_tag_update, tag_dict, tag_list
-from ._net import call, name_for, simple_plan
+from ._common import (
+    aws_error,
+    find_existing,
+    operation_of,
+    opt_int,
+    opt_str,
+    requested_tag_update,
+    simple_plan,
+    tag_dict,
+    tag_list,
+)
+from ._net import call, name_for
 from .base import TASK_TAG, ProviderContext, ResourceOutcome, ResourceProvider
 
 KINDS = {"group": "group", "sampling_rule": "sampling-rule", "sampling-rule": "sampling-rule"}
