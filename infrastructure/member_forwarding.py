@@ -7,13 +7,11 @@ a member account can never send an AwsTaskRequested."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import CfnParameter, Stack
-from aws_cdk import aws_cloudformation as cfn
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -23,6 +21,7 @@ from aws_agent.config import AgentConfig
 from aws_agent.guardians.watch import event_pattern as creation_calls
 
 from .health import alarm_event_pattern
+from .member_role import service_managed_stack_set
 
 MEMBER_FORWARDING_STACK_NAME = "MiyabiMemberForwarding"
 STACK_SET_NAME = "MiyabiMemberForwarding"
@@ -128,31 +127,13 @@ class MemberForwarding(Construct):
                 },
             )
         )
-        body = json.dumps(member_forwarding_template(config), separators=(",", ":"))
-        self.stack_set = cfn.CfnStackSet(
+        self.stack_set = service_managed_stack_set(
             self,
-            "StackSet",
-            stack_set_name=STACK_SET_NAME,
+            name=STACK_SET_NAME,
             description="AWS Agent: member accounts forward alarm changes and creation calls to the agent's bus",
-            permission_model="SERVICE_MANAGED",
-            auto_deployment=cfn.CfnStackSet.AutoDeploymentProperty(
-                enabled=True, retain_stacks_on_account_removal=False
-            ),
+            template=member_forwarding_template(config),
             capabilities=["CAPABILITY_IAM"],
-            managed_execution={"Active": True},
-            operation_preferences=cfn.CfnStackSet.OperationPreferencesProperty(
-                failure_tolerance_percentage=10, max_concurrent_percentage=25, region_concurrency_type="PARALLEL"
-            ),
-            parameters=[
-                cfn.CfnStackSet.ParameterProperty(parameter_key="AgentEventBusArn", parameter_value=bus.event_bus_arn)
-            ],
-            stack_instances_group=[
-                cfn.CfnStackSet.StackInstancesProperty(
-                    deployment_targets=cfn.CfnStackSet.DeploymentTargetsProperty(
-                        organizational_unit_ids=list(organizational_unit_ids)
-                    ),
-                    regions=list(config.allowed_regions),
-                )
-            ],
-            template_body=body,
+            parameters={"AgentEventBusArn": bus.event_bus_arn},
+            organizational_unit_ids=organizational_unit_ids,
+            regions=config.allowed_regions,  # EventBridge is regional: one pair of rules per region
         )

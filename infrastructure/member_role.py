@@ -206,35 +206,54 @@ class MemberRoleStackSet(Construct):
         agent_role_arns: Sequence[str],
     ) -> None:
         super().__init__(scope, construct_id)
-        body = json.dumps(member_role_template(config), separators=(",", ":"))
-        self.stack_set = cfn.CfnStackSet(
+        self.stack_set = service_managed_stack_set(
             self,
-            "StackSet",
-            stack_set_name=STACK_SET_NAME,
+            name=STACK_SET_NAME,
             description="AWS Agent member role (MiyabiAgentRole) and Lambda execution role",
-            permission_model="SERVICE_MANAGED",
-            auto_deployment=cfn.CfnStackSet.AutoDeploymentProperty(
-                enabled=True, retain_stacks_on_account_removal=False
-            ),
+            template=member_role_template(config),
             capabilities=["CAPABILITY_NAMED_IAM"],
-            managed_execution={"Active": True},
-            operation_preferences=cfn.CfnStackSet.OperationPreferencesProperty(
-                failure_tolerance_percentage=10, max_concurrent_percentage=25, region_concurrency_type="PARALLEL"
-            ),
-            parameters=[
-                cfn.CfnStackSet.ParameterProperty(parameter_key="AgentAccountId", parameter_value=Aws.ACCOUNT_ID),
-                cfn.CfnStackSet.ParameterProperty(
-                    parameter_key="AgentPrincipalArns", parameter_value=Fn.join(",", list(agent_role_arns))
-                ),
-            ],
-            # IAM is global: one region (the agent's) is enough for every account.
-            stack_instances_group=[
-                cfn.CfnStackSet.StackInstancesProperty(
-                    deployment_targets=cfn.CfnStackSet.DeploymentTargetsProperty(
-                        organizational_unit_ids=list(organizational_unit_ids)
-                    ),
-                    regions=[Aws.REGION],
-                )
-            ],
-            template_body=body,
+            parameters={"AgentAccountId": Aws.ACCOUNT_ID, "AgentPrincipalArns": Fn.join(",", list(agent_role_arns))},
+            organizational_unit_ids=organizational_unit_ids,
+            regions=[Aws.REGION],  # IAM is global: one region (the agent's) is enough for every account
         )
+
+
+def service_managed_stack_set(
+    scope: Construct,
+    *,
+    name: str,
+    description: str,
+    template: dict[str, Any],
+    capabilities: list[str],
+    parameters: dict[str, str],
+    organizational_unit_ids: Sequence[str],
+    regions: Sequence[str],
+) -> cfn.CfnStackSet:
+    """`<scope>/StackSet`: a template in every account of the OUs and regions, deployed to new accounts as they join
+    (automatic deployment) and removed from accounts that leave; 25 % of accounts at a time, 10 % may fail."""
+    return cfn.CfnStackSet(
+        scope,
+        "StackSet",
+        stack_set_name=name,
+        description=description,
+        permission_model="SERVICE_MANAGED",
+        auto_deployment=cfn.CfnStackSet.AutoDeploymentProperty(enabled=True, retain_stacks_on_account_removal=False),
+        capabilities=capabilities,
+        managed_execution={"Active": True},
+        operation_preferences=cfn.CfnStackSet.OperationPreferencesProperty(
+            failure_tolerance_percentage=10, max_concurrent_percentage=25, region_concurrency_type="PARALLEL"
+        ),
+        parameters=[
+            cfn.CfnStackSet.ParameterProperty(parameter_key=k, parameter_value=v) for k, v in parameters.items()
+        ],
+        stack_instances_group=[
+            cfn.CfnStackSet.StackInstancesProperty(
+                deployment_targets=cfn.CfnStackSet.DeploymentTargetsProperty(
+                    organizational_unit_ids=list(organizational_unit_ids)
+                ),
+                regions=list(regions),
+            )
+        ],
+        # Compact JSON: StackSets take at most 51,200 bytes inline.
+        template_body=json.dumps(template, separators=(",", ":")),
+    )
