@@ -15,7 +15,7 @@ from aws_agent.events import AGENT_SOURCE
 
 from .account_lifecycle import MANAGED_TAG
 from .nag import acknowledge, rendered, wildcard
-from .organizations_tasks import sdk_call
+from .organizations_tasks import announce, sdk_call
 from .workflows import acknowledge_role, logged_state_machine
 
 FAILED_ERROR = "AccountClosureFailed"
@@ -34,9 +34,10 @@ class AccountClosureWorkflow(Construct):
         self, scope: Construct, construct_id: str, *, bus: events.IEventBus, approval_timeout: Duration
     ) -> None:
         super().__init__(scope, construct_id)
-        failed = self._announce(
-            bus,
+        failed = announce(
+            self,
             "AnnounceClosureFailed",
+            bus,
             ACCOUNT_CLOSURE_FAILED,
             {
                 "account_id": sfn.JsonPath.string_at("$.account_id"),
@@ -110,9 +111,10 @@ class AccountClosureWorkflow(Construct):
         close = sdk_call(
             self, "CloseAccount", "closeAccount", {"AccountId.$": "$.account_id"}, ResultPath=sfn.JsonPath.DISCARD
         )
-        closed = self._announce(
-            bus,
+        closed = announce(
+            self,
             "AnnounceAccountClosed",
+            bus,
             ACCOUNT_CLOSED,
             {
                 "account_id": sfn.JsonPath.string_at("$.account_id"),
@@ -190,23 +192,6 @@ class AccountClosureWorkflow(Construct):
         )
         self.policy = organizations_closure_policy(self, "OrganizationsPolicy", self.state_machine.role)
         acknowledge_role(self.state_machine)
-
-    def _announce(
-        self, bus: events.IEventBus, state_id: str, detail_type: str, fields: dict[str, str]
-    ) -> tasks.EventBridgePutEvents:
-        return tasks.EventBridgePutEvents(
-            self,
-            state_id,
-            entries=[
-                tasks.EventBridgePutEventsEntry(
-                    event_bus=bus,
-                    source=AGENT_SOURCE,
-                    detail_type=detail_type,
-                    detail=sfn.TaskInput.from_object({"version": "1", **fields}),
-                )
-            ],
-            result_path=sfn.JsonPath.DISCARD,
-        )
 
 
 def organizations_closure_policy(scope: Construct, construct_id: str, role: iam.IRole) -> iam.Policy:

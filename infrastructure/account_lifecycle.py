@@ -6,15 +6,13 @@ from aws_cdk import Aws, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from aws_agent.accounts.events import ACCOUNT_CREATED, ACCOUNT_CREATION_FAILED
 from aws_agent.basics import AccountRole
-from aws_agent.events import AGENT_SOURCE
 
 from .nag import acknowledge, rendered, wildcard
-from .organizations_tasks import sdk_call
+from .organizations_tasks import announce, sdk_call
 from .workflows import acknowledge_role, logged_state_machine
 
 POLL_SECONDS = 20  # Organizations creates an account in a few minutes; DescribeCreateAccountStatus is free
@@ -87,29 +85,20 @@ class AccountLifecycleWorkflow(Construct):
             },
             ResultPath=sfn.JsonPath.DISCARD,
         )
-        announce = tasks.EventBridgePutEvents(
+        announce_created = announce(
             self,
             "AnnounceAccountCreated",
-            entries=[
-                tasks.EventBridgePutEventsEntry(
-                    event_bus=bus,
-                    source=AGENT_SOURCE,
-                    detail_type=ACCOUNT_CREATED,
-                    detail=sfn.TaskInput.from_object(
-                        {
-                            "version": "1",
-                            "account_id": sfn.JsonPath.string_at(f"{status}.AccountId"),
-                            "name": sfn.JsonPath.string_at("$.name"),
-                            "role": sfn.JsonPath.string_at("$.role"),
-                            "request_id": sfn.JsonPath.string_at(f"{status}.Id"),
-                            "parent_id": sfn.JsonPath.string_at("$.placed_in"),
-                            "polls": sfn.JsonPath.number_at("$.poll.count"),
-                            "created_at": sfn.JsonPath.string_at("$$.State.EnteredTime"),
-                        }
-                    ),
-                )
-            ],
-            result_path=sfn.JsonPath.DISCARD,
+            bus,
+            ACCOUNT_CREATED,
+            {
+                "account_id": sfn.JsonPath.string_at(f"{status}.AccountId"),
+                "name": sfn.JsonPath.string_at("$.name"),
+                "role": sfn.JsonPath.string_at("$.role"),
+                "request_id": sfn.JsonPath.string_at(f"{status}.Id"),
+                "parent_id": sfn.JsonPath.string_at("$.placed_in"),
+                "polls": sfn.JsonPath.number_at("$.poll.count"),
+                "created_at": sfn.JsonPath.string_at("$$.State.EnteredTime"),
+            },
         )
         done = sfn.Pass(
             self,
@@ -123,7 +112,7 @@ class AccountLifecycleWorkflow(Construct):
                 "polls.$": "$.poll.count",
             },
         )
-        for step in (create, describe, find_parent, move, announce):
+        for step in (create, describe, find_parent, move, announce_created):
             step.add_catch(failed, errors=["States.ALL"], result_path="$.error")
 
         # `$.placed_in`: where the account is now (a Pass without parameters passes its InputPath on as its result).
@@ -132,9 +121,9 @@ class AccountLifecycleWorkflow(Construct):
         )
         placed_in_parent = sfn.Pass(self, "StaysInParent", input_path="$.parent.first.Id", result_path="$.placed_in")
         move.next(placed_in_destination)
-        placed_in_destination.next(announce)
-        placed_in_parent.next(announce)
-        announce.next(done)
+        placed_in_destination.next(announce_created)
+        placed_in_parent.next(announce_created)
+        announce_created.next(done)
         needs_move = (
             sfn.Choice(self, "HasDestination?")
             .when(sfn.Condition.string_equals("$.destination", ""), placed_in_parent)
@@ -240,31 +229,22 @@ class AccountLifecycleWorkflow(Construct):
 
     def _on_failure(self, bus: events.IEventBus) -> sfn.IChainable:
         """AccountCreationFailed on the bus (the request and AWS's reason), then the execution fails with it."""
-        announce = tasks.EventBridgePutEvents(
+        failed = announce(
             self,
             "AnnounceAccountCreationFailed",
-            entries=[
-                tasks.EventBridgePutEventsEntry(
-                    event_bus=bus,
-                    source=AGENT_SOURCE,
-                    detail_type=ACCOUNT_CREATION_FAILED,
-                    detail=sfn.TaskInput.from_object(
-                        {
-                            "version": "1",
-                            "name": sfn.JsonPath.string_at("$.name"),
-                            "role": sfn.JsonPath.string_at("$.role"),
-                            "request": sfn.JsonPath.object_at("$.creation.CreateAccountStatus"),
-                            "error": sfn.JsonPath.string_at("$.error.Error"),
-                            "cause": sfn.JsonPath.string_at("$.error.Cause"),
-                            "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
-                            "failed_at": sfn.JsonPath.string_at("$$.State.EnteredTime"),
-                        }
-                    ),
-                )
-            ],
-            result_path=sfn.JsonPath.DISCARD,
+            bus,
+            ACCOUNT_CREATION_FAILED,
+            {
+                "name": sfn.JsonPath.string_at("$.name"),
+                "role": sfn.JsonPath.string_at("$.role"),
+                "request": sfn.JsonPath.object_at("$.creation.CreateAccountStatus"),
+                "error": sfn.JsonPath.string_at("$.error.Error"),
+                "cause": sfn.JsonPath.string_at("$.error.Cause"),
+                "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+                "failed_at": sfn.JsonPath.string_at("$$.State.EnteredTime"),
+            },
         )
-        return announce.next(sfn.Fail(self, "CreationFailed", error=FAILED_ERROR, cause_path="$.error.Cause"))
+        return failed.next(sfn.Fail(self, "CreationFailed", error=FAILED_ERROR, cause_path="$.error.Cause"))
 
 
 def organizations_lifecycle_policy(scope: Construct, construct_id: str, role: iam.IRole, role_tag: str) -> iam.Policy:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import aws_cdk as cdk
 from aws_cdk import CfnParameter, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -21,7 +20,7 @@ from aws_agent.config import AgentConfig
 from aws_agent.guardians.watch import event_pattern as creation_calls
 
 from .health import alarm_event_pattern
-from .member_role import service_managed_stack_set
+from .member_role import raw_template, service_managed_stack_set
 
 MEMBER_FORWARDING_STACK_NAME = "MiyabiMemberForwarding"
 STACK_SET_NAME = "MiyabiMemberForwarding"
@@ -86,16 +85,8 @@ class MemberForwardingStack(Stack):
 
 
 def member_forwarding_template(config: AgentConfig) -> dict[str, Any]:
-    """The forwarding stack's template, synthesized on its own (no bootstrap resources: StackSets deploy it raw)."""
-    app = cdk.App()
-    stack = MemberForwardingStack(
-        app,
-        MEMBER_FORWARDING_STACK_NAME,
-        config=config,
-        synthesizer=cdk.BootstraplessSynthesizer(),
-        analytics_reporting=False,
-    )
-    return dict(app.synth().get_stack_by_name(stack.stack_name).template)
+    """The forwarding stack's template, as its StackSet deploys it."""
+    return raw_template(MemberForwardingStack, MEMBER_FORWARDING_STACK_NAME, config)
 
 
 class MemberForwarding(Construct):

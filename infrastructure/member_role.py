@@ -181,14 +181,15 @@ def member_statements(lambda_execution_role_name: str) -> list[iam.PolicyStateme
 
 
 def member_role_template(config: AgentConfig) -> dict[str, Any]:
-    """The member stack's template, synthesized on its own (no bootstrap resources: StackSets deploy it raw)."""
+    """The member stack's template, as its StackSet deploys it."""
+    return raw_template(MemberRoleStack, MEMBER_ROLE_STACK_NAME, config)
+
+
+def raw_template(stack_type: type[Stack], name: str, config: AgentConfig) -> dict[str, Any]:
+    """A member-account stack's template, synthesized on its own (no bootstrap resources: StackSets deploy it raw)."""
     app = cdk.App()
-    stack = MemberRoleStack(
-        app,
-        MEMBER_ROLE_STACK_NAME,
-        config=config,
-        synthesizer=cdk.BootstraplessSynthesizer(),
-        analytics_reporting=False,
+    stack = stack_type(  # type: ignore[call-arg]
+        app, name, config=config, synthesizer=cdk.BootstraplessSynthesizer(), analytics_reporting=False
     )
     return dict(app.synth().get_stack_by_name(stack.stack_name).template)
 

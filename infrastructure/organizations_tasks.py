@@ -1,12 +1,16 @@
-"""AWS SDK integration tasks on AWS Organizations, shared by the account-creation and account-closure workflows."""
+"""The account workflows' shared tasks: AWS SDK calls on Organizations, and announcements on the agent's bus."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_cdk import Aws, Duration
+from aws_cdk import aws_events as events
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+
+from aws_agent.events import AGENT_SOURCE
 
 # The Organizations errors worth retrying; everything else is the request's own failure.
 RETRIED = ["Organizations.TooManyRequestsException", "Organizations.ConcurrentModificationException"]
@@ -31,3 +35,22 @@ def sdk_call(
     )
     state.add_retry(errors=RETRIED, interval=Duration.seconds(5), max_attempts=4, backoff_rate=2)
     return state
+
+
+def announce(
+    scope: Construct, state_id: str, bus: events.IEventBus, detail_type: str, fields: dict[str, Any]
+) -> tasks.EventBridgePutEvents:
+    """PutEvents of one `detail_type` (version 1 of its schema, source miyabi.aws-agent); the state passes through."""
+    return tasks.EventBridgePutEvents(
+        scope,
+        state_id,
+        entries=[
+            tasks.EventBridgePutEventsEntry(
+                event_bus=bus,
+                source=AGENT_SOURCE,
+                detail_type=detail_type,
+                detail=sfn.TaskInput.from_object({"version": "1", **fields}),
+            )
+        ],
+        result_path=sfn.JsonPath.DISCARD,
+    )
