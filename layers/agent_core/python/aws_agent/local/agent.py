@@ -39,6 +39,7 @@ _CREDENTIALS = {
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
 _TERMINAL = {"Completed", "Failed", "Cancelled"}
+EMISSION_GRACE_SECONDS = 5.0
 
 
 class LocalAgent:
@@ -209,6 +210,22 @@ class LocalAgent:
                 sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)
 
+    def _await_emission(self, task_ids: Iterable[str], until: float) -> None:
+        """A record turns terminal one step before its result event is sent (finish.py marks `event_emitted` after
+        PutEvents): wait, briefly, for the events too, so a caller reading results() right after run() sees them.
+        Bounded: a task whose event cannot be sent (the fault tests) keeps `event_emitted` false."""
+        ddb = boto3.client("dynamodb")
+        waiting = set(task_ids)
+        while waiting and time.monotonic() < until:
+            for task_id in list(waiting):
+                item = ddb.get_item(
+                    TableName=self.outputs["TasksTableName"], Key={"task_id": {"S": task_id}}, ConsistentRead=True
+                ).get("Item", {})
+                if item.get("event_emitted", {}).get("BOOL") is not False:
+                    waiting.discard(task_id)
+            if waiting:
+                time.sleep(0.05)
+
     def task_status(self, task_id: str) -> str | None:
         item = boto3.client("dynamodb").get_item(
             TableName=self.outputs["TasksTableName"], Key={"task_id": {"S": task_id}}, ConsistentRead=True
@@ -236,6 +253,7 @@ class LocalAgent:
             handled = self.poll_once()
             statuses = {t: self.task_status(t) for t in pending}
             if pending and all(s in _TERMINAL for s in statuses.values()):
+                self._await_emission(pending, min(deadline, time.monotonic() + EMISSION_GRACE_SECONDS))
                 return statuses
             idle_rounds = 0 if handled else idle_rounds + 1
             if not pending and idle_rounds >= 3:
