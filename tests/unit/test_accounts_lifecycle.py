@@ -53,6 +53,8 @@ def test_account_request_is_checked_before_the_workflow_starts() -> None:
         name="Hermes", email="hermes@example.com", role="Production", destination="ou-ab12-cd34ef56"
     )
     assert placed.workflow_input()["destination"] == "ou-ab12-cd34ef56"
+    unplaced = AccountRequest(name="Hermes", email="hermes@example.com", role="Production", destination="")
+    assert "destination" not in unplaced.workflow_input()  # what `accounts create` without --ou sends: the root
     for bad in (
         {"email": "not-an-email"},
         {"name": ""},

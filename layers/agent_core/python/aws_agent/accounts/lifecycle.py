@@ -20,6 +20,7 @@ from .directory import DEFAULT_ROLE_TAG
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,250}\.[A-Za-z]{2,}$")
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
+_PARENT_ID = r"^(|ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$"  # an OU or root id, or "" (none)
 MANAGED_TAG = "MiyabiManaged"
 
 
@@ -45,9 +46,7 @@ class AccountRequest(BaseModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=50, strip_whitespace=True)]
     email: Annotated[str, StringConstraints(pattern=_EMAIL.pattern)]
     role: AccountRole
-    destination: Annotated[str, StringConstraints(pattern=r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")] = (
-        ""
-    )
+    destination: Annotated[str, StringConstraints(pattern=_PARENT_ID)] = ""  # "" stays under the root
 
     def execution_name(self) -> str:
         """Deterministic per e-mail address (unique per account at AWS): starting the same request twice starts one
