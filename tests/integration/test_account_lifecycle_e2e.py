@@ -195,6 +195,10 @@ def test_cli_create_runs_the_workflow(local_agent: Any, org: Org, monkeypatch: p
     lyra = next(a for a in org.client.list_accounts()["Accounts"] if a["Name"] == "Lyra")
     assert org.client.list_parents(ChildId=lyra["Id"])["Parents"][0]["Id"] == org.sandbox
 
+    unplaced = CliRunner().invoke(app, ["accounts", "create", "--name", "Mira", "--email", "mira@example.com",
+                                        "--role", "Development"])  # fmt: skip
+    assert unplaced.exit_code == 0 and f"in {org.root}" in unplaced.output, unplaced.output  # no --ou: the root
+
     refused = CliRunner().invoke(app, ["accounts", "create", "--name", "Lyra", "--email", "nope", "--role", "Security"])
     assert refused.exit_code == 2 and "email" in refused.output
 
