@@ -23,8 +23,8 @@ NOT_APPROVED_ERROR = "AccountClosureNotApproved"
 
 
 class AccountClosureWorkflow(Construct):
-    """ValidRequest? → DescribeAccount → ReadTags → Managed? → RequestApproval (waits for a human's task token)
-    → Approved? → CloseAccount → AccountClosed.
+    """ValidRequest? → DescribeAccount → Active? → ReadTags → Managed? → RequestApproval (waits for a human's task
+    token) → Approved? → CloseAccount → AccountClosed.
 
     An unmanaged account is refused before anyone is asked. A rejection or no answer within the approval timeout ends
     the run with AccountClosureFailed and nothing closed. Approving is `aws-agent accounts approve-close`, which reads
@@ -51,11 +51,17 @@ class AccountClosureWorkflow(Construct):
             "DescribeAccount",
             "describeAccount",
             {"AccountId.$": "$.account_id"},
+            read_only=True,
             ResultSelector={"name.$": "$.Account.Name", "status.$": "$.Account.Status"},
             ResultPath="$.account",
         )
         read_tags = sdk_call(
-            self, "ReadTags", "listTagsForResource", {"ResourceId.$": "$.account_id"}, ResultPath="$.tags"
+            self,
+            "ReadTags",
+            "listTagsForResource",
+            {"ResourceId.$": "$.account_id"},
+            read_only=True,
+            ResultPath="$.tags",
         )
         # Is {"Key": "MiyabiManaged", "Value": "true"} among the tags? (States.ArrayContains, no JSONPath filter:
         # filters differ between Step Functions and the embedded AWS.)
@@ -124,8 +130,19 @@ class AccountClosureWorkflow(Construct):
                 "closed_at": sfn.JsonPath.string_at("$$.State.EnteredTime"),
             },
         )
-        for step in (describe, read_tags, request, close, closed):
+        for step in (describe, read_tags, request, close):
             step.add_catch(failed, errors=[sfn.Errors.ALL], result_path="$.error")
+        # Closed, but not announced: never reported as "nothing closed" (AccountClosureFailed).
+        closed.add_retry(errors=[sfn.Errors.ALL], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
+        closed.add_catch(
+            sfn.Fail(
+                self,
+                "ClosedNotAnnounced",
+                error="AccountClosedNotAnnounced",
+                cause="CloseAccount succeeded; the AccountClosed event could not be sent",
+            ),
+            errors=[sfn.Errors.ALL],
+        )
         not_managed = sfn.Pass(
             self,
             "NotManaged",
@@ -161,7 +178,23 @@ class AccountClosureWorkflow(Construct):
         )
         request.next(approved)
         close.next(closed).next(sfn.Succeed(self, "Closed"))
-        describe.next(read_tags).next(wanted).next(is_managed).next(managed)
+        # Only an ACTIVE account is put to a human (not one already SUSPENDED or PENDING_CLOSURE).
+        not_active = sfn.Pass(
+            self,
+            "NotActive",
+            parameters={
+                "Error": "NotActive",
+                "Cause.$": "States.Format('account {} is {}, not ACTIVE', $.account_id, $.account.status)",
+            },
+            result_path="$.error",
+        ).next(failed)
+        active = (
+            sfn.Choice(self, "Active?")
+            .when(sfn.Condition.string_equals("$.account.status", "ACTIVE"), read_tags)
+            .otherwise(not_active)
+        )
+        describe.next(active)
+        read_tags.next(wanted).next(is_managed).next(managed)
         invalid = sfn.Pass(
             self,
             "InvalidRequest",

@@ -63,6 +63,7 @@ class AccountLifecycleWorkflow(Construct):
             "DescribeCreateAccountStatus",
             "describeCreateAccountStatus",
             {"CreateAccountRequestId.$": f"{status}.Id"},
+            read_only=True,
             ResultPath="$.creation",
         )
         find_parent = sdk_call(
@@ -72,6 +73,7 @@ class AccountLifecycleWorkflow(Construct):
             {"ChildId.$": f"{status}.AccountId"},
             # `$.Parents[0]` then `.Id` later: moto's interpreter (the embedded AWS) wraps `$.Parents[0].Id` in a list.
             ResultSelector={"first.$": "$.Parents[0]"},
+            read_only=True,
             ResultPath="$.parent",
         )
         move = sdk_call(

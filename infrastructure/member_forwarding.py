@@ -23,6 +23,7 @@ from .health import alarm_event_pattern
 from .member_role import raw_template, service_managed_stack_set
 
 MEMBER_FORWARDING_STACK_NAME = "MiyabiMemberForwarding"
+ORGANIZATION_ID_CONTEXT = "aws-agent:organization-id"  # o-…: the bus policy is pinned to it
 STACK_SET_NAME = "MiyabiMemberForwarding"
 ALARM_SOURCE = "aws.cloudwatch"
 
@@ -101,11 +102,17 @@ class MemberForwarding(Construct):
         config: AgentConfig,
         bus: events.EventBus,
         organizational_unit_ids: Sequence[str],
+        organization_id: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        # aws:PrincipalOrgPaths narrows the senders to accounts under the StackSet's OUs (nested OUs included),
-        # events:source to the AWS sources forwarded: nothing else of a member account reaches the bus.
-        paths = [f"o-*/r-*/*{ou}/*" if ou.startswith("ou-") else f"o-*/{ou}/*" for ou in organizational_unit_ids]
+        # aws:PrincipalOrgID / aws:PrincipalOrgPaths narrow the senders to accounts of this organization under the
+        # StackSet's OUs (nested OUs included), events:source to the AWS sources forwarded: nothing else of a member
+        # account reaches the bus.
+        # Pinned to this organization: root ids are short and not unique across organizations.
+        paths = [
+            f"{organization_id}/r-*/*{ou}/*" if ou.startswith("ou-") else f"{organization_id}/{ou}/*"
+            for ou in organizational_unit_ids
+        ]
         bus.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="MemberAccountsForwardAwsEvents",
@@ -114,7 +121,7 @@ class MemberForwarding(Construct):
                 resources=[bus.event_bus_arn],
                 conditions={
                     "ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": paths},
-                    "StringEquals": {"events:source": forwarded_sources()},
+                    "StringEquals": {"aws:PrincipalOrgID": organization_id, "events:source": forwarded_sources()},
                 },
             )
         )

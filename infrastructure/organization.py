@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration
+from aws_cdk import Annotations, CfnOutput, Duration
 from constructs import Construct
 
 from aws_agent.config import AgentConfig
@@ -12,7 +12,7 @@ from .account_lifecycle import AccountLifecycleWorkflow
 from .billing import billing_policy
 from .discovery import DiscoveryWorkflow, discovery_read_policy, organizations_read_policy
 from .functions import AgentFunctions
-from .member_forwarding import MemberForwarding
+from .member_forwarding import ORGANIZATION_ID_CONTEXT, MemberForwarding
 from .member_role import MEMBER_OUS_CONTEXT, MemberRoleStackSet, context_list
 from .messaging import AgentMessaging
 from .nag import acknowledge, arn_of, wildcard
@@ -75,10 +75,23 @@ class OrganizationFeatures(Construct):
                 organizational_unit_ids=ous,
                 agent_role_arns=[role.role_arn for role in roles if role is not None],
             )
-            # Their alarm changes and creation calls, forwarded to this bus from every allowed region.
-            self.member_forwarding = MemberForwarding(
-                self, "MemberForwarding", config=config, bus=messaging.bus, organizational_unit_ids=ous
-            )
+            # Their alarm changes and creation calls, forwarded to this bus from every allowed region; the bus policy
+            # needs the organization's id, so without it there is no forwarding (and a synth warning says so).
+            organization_id = self.node.try_get_context(ORGANIZATION_ID_CONTEXT)
+            if organization_id:
+                self.member_forwarding = MemberForwarding(
+                    self,
+                    "MemberForwarding",
+                    config=config,
+                    bus=messaging.bus,
+                    organizational_unit_ids=ous,
+                    organization_id=str(organization_id),
+                )
+            else:
+                Annotations.of(self).add_warning_v2(
+                    "aws-agent:no-forwarding",
+                    f"member accounts do not forward alarms and creation calls: set -c {ORGANIZATION_ID_CONTEXT}=o-…",
+                )
         # Account creation: CreateAccount polled by the workflow's Wait loop (`aws-agent accounts create` starts it).
         self.account_lifecycle = AccountLifecycleWorkflow(
             self, "AccountLifecycle", bus=messaging.bus, role_tag=config.multi_account.account_role_tag

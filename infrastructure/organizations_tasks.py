@@ -17,7 +17,7 @@ RETRIED = ["Organizations.TooManyRequestsException", "Organizations.ConcurrentMo
 
 
 def sdk_call(
-    scope: Construct, state_id: str, action: str, parameters: dict[str, Any], **fields: Any
+    scope: Construct, state_id: str, action: str, parameters: dict[str, Any], *, read_only: bool = False, **fields: Any
 ) -> sfn.CustomState:
     """One AWS SDK integration task on Organizations, retried on throttling and concurrent changes.
 
@@ -34,6 +34,10 @@ def sdk_call(
         },
     )
     state.add_retry(errors=RETRIED, interval=Duration.seconds(5), max_attempts=4, backoff_rate=2)
+    if read_only:
+        # A read may be repeated at no risk: any failure (a 5xx, a network error) is retried before the workflow gives
+        # up, e.g. before a failed status read leaves an account being created unmoved and unannounced.
+        state.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(5), max_attempts=5, backoff_rate=2)
     return state
 
 

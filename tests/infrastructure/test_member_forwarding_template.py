@@ -9,6 +9,7 @@ import pytest
 
 OUS = ["ou-ab12-11111111", "r-ab12"]
 AGENT_ACCOUNT = "123456789012"
+ORG = "o-a1b2c3d4e5"
 REGIONS = ["us-east-1", "eu-west-1"]
 
 
@@ -18,6 +19,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
 
     context = {
         "aws-agent:member-ous": ",".join(OUS),
+        "aws-agent:organization-id": ORG,
         "aws-agent:agent-account": AGENT_ACCOUNT,
         "aws-agent:config": {"allowed_regions": REGIONS},
     }
@@ -97,8 +99,9 @@ def test_agent_bus_accepts_only_aws_sources_from_the_ous(synthesized: dict[str, 
     statement = policy["Properties"]["Statement"]
     assert statement["Action"] == "events:PutEvents" and statement["Principal"] == {"AWS": "*"}
     assert statement["Condition"]["ForAnyValue:StringLike"] == {
-        "aws:PrincipalOrgPaths": ["o-*/r-*/*ou-ab12-11111111/*", "o-*/r-ab12/*"]
+        "aws:PrincipalOrgPaths": [f"{ORG}/r-*/*ou-ab12-11111111/*", f"{ORG}/r-ab12/*"]
     }
+    assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == ORG  # pinned to this organization
     sources = statement["Condition"]["StringEquals"]["events:source"]
     assert "aws.cloudwatch" in sources and all(s.startswith("aws.") for s in sources)
     assert "miyabi.orchestrator" not in sources  # a member account can never submit a task
@@ -161,3 +164,17 @@ def test_member_rules_forward_exactly_the_events_the_agent_uses(synthesized: dic
     assert not forwarded(
         {"source": "miyabi.orchestrator", "detail-type": "AwsTaskRequested", "account": "222222222222", "detail": {}}
     )
+
+
+def test_without_the_organization_id_nothing_is_forwarded(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The bus policy must name the organization; without its id the stack forwards nothing and says so."""
+    from aws_cdk.assertions import Annotations, Match
+
+    from infrastructure.app import build_app
+
+    app, stack = build_app(context={"aws-agent:member-ous": OUS[0]}, outdir=str(tmp_path_factory.mktemp("cdk.no-org")))
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    assert not _of_type(template, "AWS::Events::EventBusPolicy")
+    names = [s["Properties"]["StackSetName"] for s in _of_type(template, "AWS::CloudFormation::StackSet")]
+    assert names == ["MiyabiMemberRole"]
+    Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("aws-agent:organization-id"))

@@ -20,11 +20,12 @@ from aws_agent.accounts.lifecycle import (
     decide_closure,
     move_account,
     start_account_closure,
+    start_account_creation,
     tag_account,
     wait_for_creation,
 )
 from aws_agent.basics import AccountRole
-from aws_agent.errors import GuardDenied
+from aws_agent.errors import GuardDenied, ResourceConflict
 
 pytestmark = pytest.mark.usefixtures("mocked_aws")
 
@@ -128,4 +129,32 @@ def test_whoever_asked_cannot_approve() -> None:
         with pytest.raises(GuardDenied, match="cannot approve"):
             decide_closure(stepfunctions, pending, by="arn:aws:iam::1:user/alice", approve=True)
         decide_closure(stepfunctions, pending, by="arn:aws:iam::1:user/alice", approve=False, reason="no")
+    stubber.assert_no_pending_responses()
+
+
+def test_a_failed_attempt_can_be_retried_and_a_running_one_is_not_doubled() -> None:
+    """An ended execution's name stays taken (90 days): a retry after a failure runs as `…-2`; the service model
+    checks the stubbed shapes."""
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:lifecycle"
+    request = AccountRequest(name="Hermes", email="hermes@example.com", role=AccountRole.PRODUCTION)
+    first = machine.replace(":stateMachine:", ":execution:") + f":{request.execution_name()}"
+    body = json.dumps(request.workflow_input())
+    exists = {"service_error_code": "ExecutionAlreadyExists", "service_message": "exists", "http_status_code": 400}
+    described = {"executionArn": first, "stateMachineArn": machine, "startDate": "2026-11-26T00:00:00Z", "input": body}
+    stubber = Stubber(client)
+    stubber.add_client_error("start_execution", **exists)
+    stubber.add_response("describe_execution", {**described, "status": "FAILED"})
+    stubber.add_response(
+        "start_execution",
+        {"executionArn": f"{first}-2", "startDate": "2026-11-26T00:01:00Z"},
+        {"stateMachineArn": machine, "name": f"{request.execution_name()}-2", "input": body},
+    )
+    other = AccountRequest(name="Hermes", email="hermes@example.com", role=AccountRole.SECURITY)
+    stubber.add_client_error("start_execution", **exists)
+    stubber.add_response("describe_execution", {**described, "status": "RUNNING"})
+    with stubber:
+        assert start_account_creation(client, machine, request) == f"{first}-2"
+        with pytest.raises(ResourceConflict, match="running with other parameters"):
+            start_account_creation(client, machine, other)
     stubber.assert_no_pending_responses()

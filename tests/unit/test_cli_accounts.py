@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
 from organization import make_org
 from test_billing import _result, inject
@@ -83,3 +84,20 @@ def test_billing_is_cached_in_the_cost_reports_table(monkeypatch: pytest.MonkeyP
     assert first.exit_code == 0 and "from Cost Explorer" in first.output, first.output
     second = runner.invoke(app, ["billing"])
     assert second.exit_code == 0 and "from cache" in second.output and "5.00 USD" in second.output
+
+
+def test_unknown_accounts_and_ambiguous_ous_are_clear_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    org = make_org()
+    monkeypatch.setenv(
+        "AGENT_ACCOUNT_CLOSURE_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:x"
+    )
+    for variable in ("AGENT_TASKS_TABLE", "AGENT_RESOURCES_TABLE", "AGENT_AGENTS_TABLE", "AGENT_EVENT_BUS"):
+        monkeypatch.setenv(variable, "unused")
+    for args in (["close", "Nope", "--reason", "x"], ["approve-close", "Nope"], ["move", "Nope", "--ou", "Security"]):
+        result = runner.invoke(app, ["accounts", *args])
+        assert result.exit_code == 2 and "unknown account 'Nope'" in result.output, (args, result.output)
+    # OU names are unique only among siblings: a second "Security" under another OU makes the name ambiguous.
+    client = boto3.client("organizations", region_name="us-east-1")
+    client.create_organizational_unit(ParentId=org.ous["Production"], Name="Security")
+    ambiguous = runner.invoke(app, ["accounts", "move", "apollo", "--ou", "security"])
+    assert ambiguous.exit_code == 2 and "2 OUs are named 'security'" in ambiguous.output, ambiguous.output

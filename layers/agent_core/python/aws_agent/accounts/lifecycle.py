@@ -76,20 +76,36 @@ class AccountCreationRun:
         return self.status != "RUNNING"
 
 
+MAX_ATTEMPTS = 10  # executions per e-mail address: the first, then retries after failed ones
+
+
 def start_account_creation(stepfunctions: Any, state_machine_arn: str, request: AccountRequest) -> str:
     """Start the account-creation workflow (the deployed `AccountLifecycleStateMachineArn`); returns the execution.
 
-    A request already started (same e-mail address) returns its execution instead of creating a second account."""
-    name = request.execution_name()
-    try:
-        started = stepfunctions.start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(request.workflow_input())
-        )
-    except ClientError as exc:
-        if error_code(exc) != "ExecutionAlreadyExists":
-            raise translate(exc, f"start the account-creation workflow for {request.name}") from exc
-        return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
-    return str(started["executionArn"])
+    Execution names are per e-mail address (`…`, then `…-2`, `…-3` after failed attempts: an ended execution's name
+    stays taken for 90 days). A request that is running, or has succeeded, returns that execution; one running with
+    other parameters is refused. Organizations itself never creates two accounts for one address."""
+    base = request.execution_name()
+    body = request.workflow_input()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        name = base if attempt == 1 else f"{base}-{attempt}"
+        try:
+            started = stepfunctions.start_execution(
+                stateMachineArn=state_machine_arn, name=name, input=json.dumps(body)
+            )
+            return str(started["executionArn"])
+        except ClientError as exc:
+            if error_code(exc) != "ExecutionAlreadyExists":
+                raise translate(exc, f"start the account-creation workflow for {request.name}") from exc
+        arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        earlier = _call(f"describe {arn}", stepfunctions.describe_execution, executionArn=arn)
+        if earlier["status"] == "SUCCEEDED":
+            return arn
+        if earlier["status"] == "RUNNING":
+            if json.loads(earlier.get("input") or "{}") != body:
+                raise ResourceConflict(f"a request for this address is running with other parameters: {arn}")
+            return arn
+    raise AgentError(f"{MAX_ATTEMPTS} attempts to create {request.name} have failed; see the executions of {base}")
 
 
 def account_creation(stepfunctions: Any, execution_arn: str) -> AccountCreationRun:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..basics import AccountRole
+from ..errors import AgentError
 
 accounts_app = typer.Typer(help="The organization's accounts: list, create, move, budgets; close after an approval.")
 
@@ -25,6 +26,22 @@ def _organizations() -> Any:
     from ..aws import RETRY_CONFIG
 
     return boto3.client("organizations", region_name="us-east-1", config=RETRY_CONFIG)
+
+
+def _unit(directory: Any, ou: str) -> Any:
+    """The one OU with this id or name: OU names are unique only among siblings, so an ambiguous name is refused."""
+    lowered = ou.lower()
+    matches = [u for u in directory.units.values() if u.id == ou or u.name.lower() == lowered]
+    if not matches:
+        raise typer.BadParameter(f"no OU {ou!r} in the organization")
+    if len(matches) > 1:
+        raise typer.BadParameter(f"{len(matches)} OUs are named {ou!r}: give one of {', '.join(u.id for u in matches)}")
+    return matches[0]
+
+
+def _refused(exc: Exception) -> typer.Exit:
+    _out().print(f"[red]refused:[/] {exc}")
+    return typer.Exit(2)
 
 
 def directory_table(directory: Any) -> Table:
@@ -75,10 +92,7 @@ def create(
 
     destination = ""
     if ou:
-        unit = AccountDirectory.load(_organizations()).unit_named(ou)
-        if unit is None:
-            raise typer.BadParameter(f"no OU {ou!r} in the organization")
-        destination = unit.id
+        destination = _unit(AccountDirectory.load(_organizations()), ou).id
     try:
         request = AccountRequest(name=name, email=email, role=role, destination=destination)
     except ValidationError as exc:
@@ -89,11 +103,17 @@ def create(
     if not machine:
         raise typer.BadParameter(f"stack {stack_name} has no AccountLifecycleStateMachineArn output")
     stepfunctions = deployment.client("stepfunctions")
-    execution = start_account_creation(stepfunctions, machine, request)
+    try:
+        execution = start_account_creation(stepfunctions, machine, request)
+    except AgentError as exc:
+        raise _refused(exc) from exc
     _out().print(f"account-creation workflow started: {execution}")
     if not wait:
         return
-    run = wait_for_creation(stepfunctions, execution, sleep=time.sleep)
+    try:
+        run = wait_for_creation(stepfunctions, execution, sleep=time.sleep)
+    except AgentError as exc:
+        raise _refused(exc) from exc
     if run.status != "SUCCEEDED":
         _out().print(f"[red]account {name} not created:[/] {run.status} {run.error or ''}: {run.cause or ''}")
         raise typer.Exit(1)
@@ -115,10 +135,11 @@ def move(
 
     org = _organizations()
     directory = AccountDirectory.load(org)
-    unit = directory.unit_named(ou)
-    if unit is None:
-        raise typer.BadParameter(f"no OU {ou!r} in the organization")
-    left = move_account(org, directory.resolve(account), unit.id)
+    unit = _unit(directory, ou)
+    try:
+        left = move_account(org, directory.resolve(account), unit.id)
+    except AgentError as exc:
+        raise _refused(exc) from exc
     _out().print(f"moved {account} from {left} to {unit.name} ({unit.id})")
 
 
@@ -150,18 +171,16 @@ def close(
     (`aws-agent accounts approve-close`). Nothing is closed by this command."""
     from ..accounts.directory import AccountDirectory
     from ..accounts.lifecycle import start_account_closure
-    from ..errors import AgentError
 
     org = _organizations()
-    account_id = AccountDirectory.load(org).resolve(account)
     stepfunctions, machine = _closure_workflow(stack_name)
     try:
+        account_id = AccountDirectory.load(org).resolve(account)
         execution = start_account_closure(
             stepfunctions, org, machine, account_id, requested_by=_caller(), reason=reason
         )
     except AgentError as exc:
-        _out().print(f"[red]refused:[/] {exc}")
-        raise typer.Exit(2) from exc
+        raise _refused(exc) from exc
     _out().print(
         f"closure of {account_id} waits for an approval ({execution}); another person approves it with "
         f"`aws-agent accounts approve-close {account_id}` or rejects it with `--reject`"
@@ -178,16 +197,14 @@ def approve_close(
     """Approve (or reject) a waiting account closure; the one who asked cannot approve it."""
     from ..accounts.directory import AccountDirectory
     from ..accounts.lifecycle import decide_closure, pending_closure
-    from ..errors import AgentError
 
-    account_id = AccountDirectory.load(_organizations()).resolve(account)
     stepfunctions, machine = _closure_workflow(stack_name)
     try:
+        account_id = AccountDirectory.load(_organizations()).resolve(account)
         pending = pending_closure(stepfunctions, machine, account_id)
         decide_closure(stepfunctions, pending, by=_caller(), approve=not reject, reason=reason)
     except AgentError as exc:
-        _out().print(f"[red]refused:[/] {exc}")
-        raise typer.Exit(2) from exc
+        raise _refused(exc) from exc
     _out().print(
         f"closure of {account_id} {'rejected' if reject else 'approved'} "
         f"(asked by {pending.requested_by}: {pending.reason})"
