@@ -314,3 +314,16 @@ def test_an_answer_without_an_approver_closes_nothing(local_agent: Any, org: Org
     described = _ended(execution)
     assert described["status"] == "FAILED" and "approved_by" in described["cause"]
     assert "CloseAccount" not in _states(execution)
+
+
+def test_a_suspended_account_is_not_put_to_a_human(local_agent: Any, org: Org) -> None:
+    from moto.organizations.models import organizations_backends
+
+    account_id = _member(org, "Deneb", managed=True)
+    backend = organizations_backends["123456789012"]["aws"]
+    backend.get_account_by_id(account_id).status = "SUSPENDED"  # what a closed account shows
+    execution = _close(local_agent, org, account_id)
+    described = _ended(execution)
+    assert described["status"] == "FAILED" and "is SUSPENDED, not ACTIVE" in described["cause"]
+    states = _states(execution)
+    assert "NotActive" in states and "RequestApproval" not in states and "CloseAccount" not in states
