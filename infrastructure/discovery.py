@@ -13,7 +13,7 @@ from constructs import Construct
 
 from aws_agent.config import MultiAccountConfig
 
-from .nag import acknowledge, arn_of, wildcard
+from .nag import acknowledge, acknowledge_indexes, wildcard
 from .workflows import acknowledge_map_runs, acknowledge_role, logged_state_machine, over_targets, plan_step, scheduled
 
 DISCOVERY_STEPS = ("discover_plan", "discover_target")
@@ -83,15 +83,7 @@ class DiscoveryWorkflow(Construct):
     def _acknowledge(
         self, functions: Mapping[str, lambda_.Function], resources: dynamodb.Table, agents: dynamodb.Table
     ) -> None:
-        role = functions["discover_target"].role
-        if role is not None:
-            acknowledge(
-                role,
-                {
-                    wildcard(f"{arn_of(table)}/index/*"): "The L2 table grant covers that one table's indexes."
-                    for table in (resources, agents)
-                },
-            )
+        acknowledge_indexes(functions["discover_target"].role, [resources, agents])
         acknowledge_role(self.state_machine, {step: functions[step] for step in DISCOVERY_STEPS})
         acknowledge_map_runs(self.state_machine)
 

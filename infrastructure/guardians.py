@@ -14,7 +14,7 @@ from aws_agent.guardians.watch import event_pattern
 
 from .functions import AgentFunctions
 from .messaging import AgentMessaging
-from .nag import acknowledge, arn_of, wildcard
+from .nag import acknowledge, acknowledge_indexes, wildcard
 from .state import AgentState
 
 # SecurityAudit (run by Execute): read-only calls only. None of these supports resource-level permissions
@@ -55,8 +55,7 @@ class AgentGuardians(Construct):
         # The guard counts the account's managed resources (quotas, budget) through the by-account-type index.
         state.resources.grant_read_data(guard)
         for function in (approval, guard):
-            acknowledge(function.role, {wildcard(f"{arn_of(state.tasks)}/index/*"): _INDEX_REASON})  # type: ignore[arg-type]
-            acknowledge(function.role, {wildcard(f"{arn_of(state.resources)}/index/*"): _INDEX_REASON})  # type: ignore[arg-type]
+            acknowledge_indexes(function.role, [state.tasks, state.resources], _INDEX_REASON)
 
         self.findings = dynamodb.Table(
             self,

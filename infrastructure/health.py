@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -15,7 +14,8 @@ from constructs import Construct
 
 from aws_agent.config import AgentConfig
 
-from .nag import acknowledge, arn_of, wildcard
+from .nag import acknowledge, wildcard
+from .permissions import grant_table
 from .settings import TAG_KEY, TAG_VALUE
 from .state import AgentState
 
@@ -86,10 +86,10 @@ class HealthMonitoring(Construct):
 
     def _grants(self, functions: Mapping[str, lambda_.Function], state: AgentState, bus: events.IEventBus) -> None:
         health, sweep = functions["health"], functions["health_sweep"]
-        _grant(health, state.resources, write=False)
-        _grant(health, state.agents, write=True)  # alarm states, health, heal counters
-        _grant(sweep, state.resources, write=False)
-        _grant(sweep, state.agents, write=False)  # service agents by health, for the dashboard
+        grant_table(health, state.resources, write=False)
+        grant_table(health, state.agents, write=True)  # alarm states, health, heal counters
+        grant_table(sweep, state.resources, write=False)
+        grant_table(sweep, state.agents, write=False)  # service agents by health, for the dashboard
         bus.grant_put_events_to(health)  # ServiceAgentHealthChanged, HealEscalated
 
     def _policies(self, functions: Mapping[str, lambda_.Function], prefix: str, member_role_name: str) -> None:
@@ -186,18 +186,6 @@ def _policy(
 ) -> iam.Policy:
     roles = [fn.role for fn in functions if fn.role is not None]
     return iam.Policy(scope, construct_id, statements=statements, roles=roles)
-
-
-def _grant(function: lambda_.Function, table: dynamodb.Table, *, write: bool) -> None:
-    if write:
-        table.grant_read_write_data(function)
-    else:
-        table.grant_read_data(function)
-    if function.role is not None:
-        acknowledge(
-            function.role,
-            {wildcard(f"{arn_of(table)}/index/*"): "The L2 table grant covers that one table's indexes."},
-        )
 
 
 def health_statements(

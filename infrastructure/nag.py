@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from aws_cdk import Acknowledgment, Aws, CfnElement, Stack, Validations
 from constructs import IConstruct
@@ -12,6 +12,15 @@ def acknowledge(scope: IConstruct, findings: Mapping[str, str]) -> None:
     """Acknowledge each finding id (e.g. `AwsSolutions-IAM5[Resource::*]`) on `scope` and its children."""
     for finding_id, reason in findings.items():
         Validations.of(scope).acknowledge(Acknowledgment(id=finding_id, reason=reason))
+
+
+INDEX_REASON = "The L2 table grant covers that one table's GSIs ('<table arn>/index/*'), which the step queries."
+
+
+def acknowledge_indexes(role: IConstruct | None, tables: Iterable[IConstruct], reason: str = INDEX_REASON) -> None:
+    """The index wildcard every L2 DynamoDB table grant adds, acknowledged on `role` for each of `tables`."""
+    if role is not None:
+        acknowledge(role, {wildcard(f"{arn_of(table)}/index/*"): reason for table in tables})
 
 
 def wildcard(resource: str) -> str:

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from aws_agent.config import OptimizationConfig
 
-from .nag import acknowledge, arn_of, wildcard, wildcard_action
+from .nag import acknowledge, acknowledge_indexes, wildcard, wildcard_action
 from .settings import TAG_KEY, TAG_VALUE
 from .workflows import (
     acknowledge_map_runs,
@@ -114,11 +114,6 @@ class OptimizationWorkflow(Construct):
             },
         )
         for step in ("optimize_target", "optimize_report"):
-            role = functions[step].role
-            if role is not None:
-                acknowledge(
-                    role,
-                    {wildcard(f"{arn_of(reports)}/index/*"): "The L2 table grant covers that one table's indexes."},
-                )
+            acknowledge_indexes(functions[step].role, [reports])
         acknowledge_role(self.state_machine, {step: functions[step] for step in OPTIMIZATION_STEPS})
         acknowledge_map_runs(self.state_machine)

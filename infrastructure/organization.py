@@ -15,7 +15,7 @@ from .functions import AgentFunctions
 from .member_forwarding import ORGANIZATION_ID_CONTEXT, MemberForwarding
 from .member_role import MEMBER_OUS_CONTEXT, MemberRoleStackSet, context_list
 from .messaging import AgentMessaging
-from .nag import acknowledge, arn_of, wildcard
+from .nag import acknowledge_indexes
 from .pipeline import max_approval_seconds
 from .state import AgentState
 
@@ -53,14 +53,7 @@ class OrganizationFeatures(Construct):
         state.agents.grant_read_write_data(execute)
         messaging.bus.grant_put_events_to(execute)
         discovery_read_policy(self, "ExecuteDiscoveryPolicy", [execute], config.member_role_name)
-        if execute.role is not None:
-            acknowledge(
-                execute.role,
-                {
-                    wildcard(f"{arn_of(t)}/index/*"): "The L2 table grant covers that one table's indexes."
-                    for t in (state.resources, state.agents)
-                },
-            )
+        acknowledge_indexes(execute.role, [state.resources, state.agents])
         # Analyze and the discovery plan resolve account names and roles from AWS Organizations.
         organizations_read_policy(self, "AnalyzeOrganizationsPolicy", [functions["analyze"]])
         billing_policy(self, "ExecuteBillingPolicy", [execute], reports=state.cost_reports)  # AnalyzeBilling tasks

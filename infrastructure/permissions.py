@@ -13,39 +13,35 @@ from constructs import Construct
 from .baseline_policy import baseline_acknowledgements, baseline_statements
 from .functions import AgentFunctions
 from .messaging import AgentMessaging
-from .nag import acknowledge, arn_of, rendered, wildcard
+from .nag import acknowledge, acknowledge_indexes, rendered, wildcard
 from .state import AgentState
 
 RESOURCE_STEPS = ("execute", "status", "tag")
-_INDEX_REASON = (
-    "The L2 table grant covers the table's GSIs via '<table arn>/index/*'; the steps query them "
-    "(by-status, by-account-type, by-decision-maker) and the wildcard is limited to this one table."
-)
 
 
 def grant_pipeline_access(functions: AgentFunctions, state: AgentState, messaging: AgentMessaging) -> None:
     """Least privilege on the agent's own state: each step gets only the tables and bus it uses."""
     for step in ("intake", "analyze", "guard", "complete", "fail"):
-        _grant(functions[step], state.tasks, write=True)
-    _grant(functions["register"], state.resources, write=True)
-    _grant(functions["register"], state.agents, write=True)
-    _grant(functions["register"], state.tasks, write=False)
+        grant_table(functions[step], state.tasks, write=True)
+    grant_table(functions["register"], state.resources, write=True)
+    grant_table(functions["register"], state.agents, write=True)
+    grant_table(functions["register"], state.tasks, write=False)
     for step in RESOURCE_STEPS:
-        _grant(functions[step], state.resources, write=False)
+        grant_table(functions[step], state.resources, write=False)
     # The wait loop's status check records a resource AWS reports Failed (state and AWS's reason) before failing.
-    _grant(functions["status"], state.resources, write=True)
-    _grant(functions["status"], state.agents, write=True)
+    grant_table(functions["status"], state.resources, write=True)
+    grant_table(functions["status"], state.agents, write=True)
     for step in ("complete", "fail"):
         messaging.bus.grant_put_events_to(functions[step])
 
 
-def _grant(function: lambda_.Function, table: dynamodb.Table, *, write: bool) -> None:
+def grant_table(function: lambda_.Function, table: dynamodb.Table, *, write: bool) -> None:
+    """Read (or read and write) one table, its index wildcard acknowledged."""
     if write:
         table.grant_read_write_data(function)
     else:
         table.grant_read_data(function)
-    if function.role is not None:
-        acknowledge(function.role, {wildcard(f"{arn_of(table)}/index/*"): _INDEX_REASON})
+    acknowledge_indexes(function.role, [table])
 
 
 class ResourceManagementPolicy(Construct):

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .functions import AgentFunctions
-from .nag import acknowledge, arn_of, rendered, wildcard
+from .nag import acknowledge, acknowledge_indexes, rendered, wildcard
 from .permissions import RESOURCE_STEPS
 from .settings import TAG_KEY, TAG_VALUE
 from .state import AgentState
@@ -310,14 +310,12 @@ class NetProviderPolicies(Construct):
             function = functions[step]
             state.resources.grant_read_write_data(function)
             state.agents.grant_write_data(function)
-            if function.role is not None:
-                acknowledge(
-                    function.role,
-                    {
-                        wildcard(f"{arn_of(state.agents)}/index/*"): "The L2 table grant covers the agents table's "
-                        "GSI (<table arn>/index/*); a cascade delete writes ServiceAgent records, not the index.",
-                    },
-                )
+            acknowledge_indexes(
+                function.role,
+                [state.agents],
+                "The L2 table grant covers the agents table's GSI (<table arn>/index/*); a cascade delete writes "
+                "ServiceAgent records, not the index.",
+            )
 
 
 _FINDINGS: dict[str, str] = {
