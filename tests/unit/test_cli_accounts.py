@@ -101,3 +101,12 @@ def test_unknown_accounts_and_ambiguous_ous_are_clear_refusals(monkeypatch: pyte
     client.create_organizational_unit(ParentId=org.ous["Production"], Name="Security")
     ambiguous = runner.invoke(app, ["accounts", "move", "apollo", "--ou", "security"])
     assert ambiguous.exit_code == 2 and "2 OUs are named 'security'" in ambiguous.output, ambiguous.output
+
+
+def test_accounts_tag_changes_the_role_the_directory_reads() -> None:
+    org = make_org()
+    result = runner.invoke(app, ["accounts", "tag", "apollo", "--role", "Development"])
+    assert result.exit_code == 0 and f"{org.accounts['Apollo']} tagged MiyabiAccountRole=Development" in result.output
+    listed = runner.invoke(app, ["accounts", "list"])
+    apollo_row = next(line for line in listed.output.splitlines() if org.accounts["Apollo"] in line)
+    assert "Development" in apollo_row

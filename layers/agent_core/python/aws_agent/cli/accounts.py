@@ -143,6 +143,25 @@ def move(
     _out().print(f"moved {account} from {left} to {unit.name} ({unit.id})")
 
 
+@accounts_app.command("tag")
+def tag(
+    account: Annotated[str, typer.Argument(help="account id or name")],
+    role: Annotated[AccountRole, typer.Option(help="its AccountRole (the directory reads it from this tag)")],
+    role_tag: Annotated[str, typer.Option(help="the account tag naming its role")] = "MiyabiAccountRole",
+) -> None:
+    """Tag an account with its role (new accounts get it at creation; this changes or adds it)."""
+    from ..accounts.directory import AccountDirectory
+    from ..accounts.lifecycle import tag_account
+
+    org = _organizations()
+    try:
+        account_id = AccountDirectory.load(org, role_tag).resolve(account)
+        tag_account(org, account_id, role, role_tag=role_tag)
+    except AgentError as exc:
+        raise _refused(exc) from exc
+    _out().print(f"{account_id} tagged {role_tag}={role.value}")
+
+
 def _closure_workflow(stack_name: str) -> tuple[Any, str]:
     from .target import Deployment
 
