@@ -108,6 +108,13 @@ def test_analyze_rejects_bad_input_with_clear_errors(rt: Runtime, event: dict, e
         analyze.analyze(rt, {"task_id": "t-2", "event": event})
 
 
+def test_a_huge_unknown_field_name_is_not_echoed_back() -> None:
+    """Field names are input too (found by the reliability fuzz test): the message names them, shortened."""
+    with pytest.raises(InvalidTaskEvent) as info:
+        analyze.parse_request(_event({"A" * 5000: None}))
+    assert len(info.value.message) < 600 and "A" * 80 + "…" in info.value.message
+
+
 def _task(**overrides: Any) -> dict[str, Any]:
     base = {"id": "t-3", "task_type": "CreateResource", "resource_type": "S3Bucket",
             "account_id": ACCOUNT, "region": "us-east-1"}  # fmt: skip

@@ -40,11 +40,16 @@ SWEEP_TASK_TYPES = frozenset(
 )
 
 
+MAX_FIELD_CHARS = 80
+
+
 def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
     """A short, human message naming the offending fields (never echoing huge or hostile input back)."""
     parts = []
     for err in exc.errors()[:limit]:
         where = ".".join(str(p) for p in err["loc"]) or "detail"
+        if len(where) > MAX_FIELD_CHARS:  # a field name is input too: an unknown key can be any length
+            where = where[:MAX_FIELD_CHARS] + "…"
         if err["type"] == "enum":  # pydantic lists every allowed value: name the bad one instead
             expected = err.get("ctx", {}).get("expected", "")
             parts.append(f"{where}: unknown value {str(err['input'])[:64]!r} (expected {expected[:160]}…)")
